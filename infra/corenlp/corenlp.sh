@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Starts and stops the local Stanford CoreNLP server that the enrich stage asks for named
+# entities (German and English CRF models from Maven Central; see pom.xml here).
+#
+#   infra/corenlp/corenlp.sh fetch    resolve the jars and unpack the NER models into the cache
+#   infra/corenlp/corenlp.sh up       start on 127.0.0.1:$CORENLP_PORT and load both models (idempotent)
+#   infra/corenlp/corenlp.sh down     stop (idempotent)
+#   infra/corenlp/corenlp.sh status   one line
+#
+# Settings (environment): CORENLP_VERSION (4.5.10), CORENLP_PORT (9000), CORENLP_HEAP (1g),
+# CORENLP_THREADS (2), NEWSFLOW_VAR (pid and logs, default <repo>/.var), NEWSFLOW_CACHE
+# (downloaded artifacts, as infra/stack.sh). The enrich code finds the server through
+# NEWSFLOW_CORENLP_URL (default http://127.0.0.1:9000).
+#
+# CoreNLP's server has no bind-address option: it listens on every interface. On a host
+# reachable from a network, firewall the port.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(dirname "$(dirname "$HERE")")"
+
+CORENLP_VERSION="${CORENLP_VERSION:-4.5.10}"
+CORENLP_PORT="${CORENLP_PORT:-9000}"
+CORENLP_HEAP="${CORENLP_HEAP:-1g}"
+CORENLP_THREADS="${CORENLP_THREADS:-2}"
+NEWSFLOW_VAR="${NEWSFLOW_VAR:-$REPO_DIR/.var}"
+if [ "$(id -u)" = 0 ]; then
+  NEWSFLOW_CACHE="${NEWSFLOW_CACHE:-/var/cache/newsflow}"
+else
+  NEWSFLOW_CACHE="${NEWSFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/newsflow}"
+fi
+
+HOME_DIR="$NEWSFLOW_CACHE/corenlp-$CORENLP_VERSION"
+VAR_DIR="$NEWSFLOW_VAR/corenlp"
+PIDF="$VAR_DIR/corenlp.pid"
+
+die() { echo "corenlp: $*" >&2; exit 1; }
+say() { echo "corenlp: $*"; }
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+fetch() {
+  [ -f "$HOME_DIR/.complete" ] && return 0
+  command -v mvn >/dev/null 2>&1 || die "no Maven found: it resolves CoreNLP from Maven Central (apt-get install maven)"
+  say "resolving Stanford CoreNLP $CORENLP_VERSION and its German and English NER models into $HOME_DIR"
+  rm -rf "$HOME_DIR"; mkdir -p "$HOME_DIR"
+  local mvnopts=(-q -B -f "$HERE/pom.xml" -Dcorenlp.version="$CORENLP_VERSION")
+  mvn "${mvnopts[@]}" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$HOME_DIR/lib" \
+    || die "download of CoreNLP $CORENLP_VERSION failed (is Maven Central reachable?)"
+  # The model jars are large (~680 MB); only the NER files are unpacked. Markers stay in the
+  # cache, not in the work tree.
+  mvn "${mvnopts[@]}" dependency:unpack -DoutputDirectory="$HOME_DIR/models" \
+      -DmarkersDirectory="$HOME_DIR/markers" \
+    || die "download of the CoreNLP model jars failed (is Maven Central reachable?)"
+  touch "$HOME_DIR/.complete"
+}
+
+# Loads both models with one small request each, so the first article is not slowed by a
+# multi-second model load. The properties mirror newsflow.enrich.corenlp.
+warm_up() {
+  local de en
+  de='{"annotators":"tokenize,ssplit,mwt,ner","enforceRequirements":"false","tokenize.language":"de","tokenize.postProcessor":"edu.stanford.nlp.international.german.process.GermanTokenizerPostProcessor","mwt.mappingFile":"edu/stanford/nlp/models/mwt/german/german-mwt.tsv","ner.model":"edu/stanford/nlp/models/ner/german.distsim.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","outputFormat":"json"}'
+  en='{"annotators":"tokenize,ssplit,ner","enforceRequirements":"false","tokenize.language":"en","ner.model":"edu/stanford/nlp/models/ner/english.conll.4class.distsim.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","outputFormat":"json"}'
+  curl -fsS -G --data-urlencode "properties=$de" --data-binary "Angela Merkel besuchte Siemens in Berlin." \
+      -X POST "http://127.0.0.1:$CORENLP_PORT/" >/dev/null \
+    && curl -fsS -G --data-urlencode "properties=$en" --data-binary "Angela Merkel visited Siemens in Berlin." \
+      -X POST "http://127.0.0.1:$CORENLP_PORT/" >/dev/null
+}
+
+up() {
+  if pid_alive "$PIDF"; then say "already running (pid $(cat "$PIDF")) on 127.0.0.1:$CORENLP_PORT"; return 0; fi
+  command -v java >/dev/null 2>&1 || die "no Java found: install a JDK 17+ (apt-get install openjdk-17-jdk-headless)"
+  port_busy "$CORENLP_PORT" && die "port $CORENLP_PORT is in use by another program: set CORENLP_PORT"
+  fetch
+  mkdir -p "$VAR_DIR"
+  say "starting CoreNLP $CORENLP_VERSION on 127.0.0.1:$CORENLP_PORT (log: $VAR_DIR/server.log)"
+  # Models are read from the unpacked folder on the class path, ahead of the code jars.
+  nohup java -Xms256m -Xmx"$CORENLP_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
+    -cp "$HOME_DIR/models:$HOME_DIR/lib/*" edu.stanford.nlp.pipeline.StanfordCoreNLPServer \
+    -port "$CORENLP_PORT" -threads "$CORENLP_THREADS" -timeout 30000 -quiet true \
+    >"$VAR_DIR/server.log" 2>&1 &
+  echo $! > "$PIDF"
+  for _ in $(seq 1 120); do
+    if port_busy "$CORENLP_PORT"; then
+      warm_up || { tail -n 30 "$VAR_DIR/server.log" >&2; die "the server answered but could not load the NER models"; }
+      say "up"; return 0
+    fi
+    pid_alive "$PIDF" || { tail -n 30 "$VAR_DIR/server.log" >&2; die "the server exited during start-up"; }
+    sleep 0.5
+  done
+  die "the server did not open port $CORENLP_PORT within 60 s: see $VAR_DIR/server.log"
+}
+
+down() {
+  if ! pid_alive "$PIDF"; then rm -f "$PIDF"; say "not running"; return 0; fi
+  local pid; pid=$(cat "$PIDF")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$PIDF"; say "stopped"
+}
+
+status() {
+  if pid_alive "$PIDF"; then echo "corenlp        running  pid $(cat "$PIDF")  http://127.0.0.1:$CORENLP_PORT"
+  else echo "corenlp        stopped"; fi
+}
+
+case "${1:-status}" in
+  fetch) fetch ;;
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) die "usage: corenlp.sh fetch|up|down|status" ;;
+esac

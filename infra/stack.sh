@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Starts and stops the real local servers: a single-node Kafka broker in KRaft mode (jars from
+# Maven Central) and a single-node Elasticsearch (the integ-test zip from Maven Central).
+#
+#   infra/stack.sh fetch            download artifacts into the cache (once)
+#   infra/stack.sh up [kafka|es]    start (idempotent: a running server is left alone)
+#   infra/stack.sh down [kafka|es]  stop (idempotent)
+#   infra/stack.sh status           one line per server
+#
+# Settings (environment): NEWSFLOW_VAR (data and logs, default <repo>/.var),
+# NEWSFLOW_CACHE (downloaded artifacts), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
+# ES_PORT (9200), KAFKA_HEAP (512m), ES_HEAP (1g), ES_JAVA_HOME.
+set -euo pipefail
+
+INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(dirname "$INFRA_DIR")"
+# shellcheck source=versions.env
+source "$INFRA_DIR/versions.env"
+
+NEWSFLOW_VAR="${NEWSFLOW_VAR:-$REPO_DIR/.var}"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+ES_PORT="${ES_PORT:-9200}"
+KAFKA_HEAP="${KAFKA_HEAP:-512m}"
+ES_HEAP="${ES_HEAP:-1g}"
+ES_USER="${ES_USER:-newsflow}"
+
+# Elasticsearch refuses to run as root, so as root it runs as an unprivileged user, and its
+# files must be readable by that user: /root is not, hence a system-wide cache for root.
+if [ "$(id -u)" = 0 ]; then
+  NEWSFLOW_CACHE="${NEWSFLOW_CACHE:-/var/cache/newsflow}"
+else
+  NEWSFLOW_CACHE="${NEWSFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/newsflow}"
+fi
+
+KAFKA_LIBS="$NEWSFLOW_CACHE/kafka-$KAFKA_VERSION/libs"
+ES_HOME="$NEWSFLOW_CACHE/elasticsearch-$ELASTICSEARCH_VERSION"
+KAFKA_VAR="$NEWSFLOW_VAR/kafka"
+ES_VAR="$NEWSFLOW_VAR/elasticsearch"
+
+die() { echo "stack: $*" >&2; exit 1; }
+say() { echo "stack: $*"; }
+
+need_java() {
+  command -v java >/dev/null 2>&1 || die "no Java found: install a JDK ${JAVA_MIN_VERSION}+ (e.g. apt-get install openjdk-17-jdk-headless)"
+  local major
+  major=$(java -XshowSettings:properties -version 2>&1 | awk -F' = ' '/java.specification.version/ {print $2}')
+  [ "${major%%.*}" -ge "$JAVA_MIN_VERSION" ] || die "Java $major is too old: Kafka $KAFKA_VERSION and Elasticsearch $ELASTICSEARCH_VERSION need ${JAVA_MIN_VERSION}+"
+}
+
+need_maven() {
+  command -v mvn >/dev/null 2>&1 || die "no Maven found: it resolves the Kafka and Elasticsearch artifacts from Maven Central (apt-get install maven)"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+fetch_kafka() {
+  [ -f "$KAFKA_LIBS/.complete" ] && return 0
+  need_maven
+  say "resolving Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
+  rm -rf "$KAFKA_LIBS"; mkdir -p "$KAFKA_LIBS"
+  mvn -q -B -f "$INFRA_DIR/kafka/pom.xml" dependency:copy-dependencies \
+      -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$LOG4J_VERSION" \
+      -DoutputDirectory="$KAFKA_LIBS" -DincludeScope=runtime \
+    || die "download of Kafka $KAFKA_VERSION failed (is Maven Central reachable? see the Maven output above)"
+  touch "$KAFKA_LIBS/.complete"
+}
+
+fetch_es() {
+  [ -f "$ES_HOME/.complete" ] && return 0
+  need_maven
+  local zipdir="$NEWSFLOW_CACHE/downloads"
+  local zip="$zipdir/elasticsearch-$ELASTICSEARCH_VERSION.zip"
+  mkdir -p "$zipdir"
+  if [ ! -f "$zip" ]; then
+    say "downloading Elasticsearch $ELASTICSEARCH_VERSION (integ-test zip) from Maven Central"
+    mvn -q -B dependency:copy \
+        -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ELASTICSEARCH_VERSION:zip" \
+        -DoutputDirectory="$zipdir" \
+      || die "download of Elasticsearch $ELASTICSEARCH_VERSION failed (is Maven Central reachable?)"
+  fi
+  rm -rf "$ES_HOME" "$ES_HOME.tmp"; mkdir -p "$ES_HOME.tmp"
+  (cd "$ES_HOME.tmp" && python3 -m zipfile -e "$zip" .) || die "could not unpack $zip"
+  mv "$ES_HOME.tmp/elasticsearch-$ELASTICSEARCH_VERSION" "$ES_HOME"; rmdir "$ES_HOME.tmp"
+  chmod -R a+rX "$ES_HOME"; chmod a+x "$ES_HOME"/bin/* "$ES_HOME"/lib/platform/*/* 2>/dev/null || true
+  touch "$ES_HOME/.complete"
+}
+
+# ---------------------------------------------------------------- Kafka
+
+kafka_up() {
+  need_java
+  local pidf="$KAFKA_VAR/kafka.pid"
+  if pid_alive "$pidf"; then say "kafka already running (pid $(cat "$pidf")) on 127.0.0.1:$KAFKA_PORT"; return 0; fi
+  port_busy "$KAFKA_PORT" && die "port $KAFKA_PORT is in use by another program: set KAFKA_PORT"
+  port_busy "$KAFKA_CONTROLLER_PORT" && die "port $KAFKA_CONTROLLER_PORT is in use by another program: set KAFKA_CONTROLLER_PORT"
+  fetch_kafka
+  mkdir -p "$KAFKA_VAR/data" "$KAFKA_VAR/logs"
+  sed -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+      -e "s#@DATA@#$KAFKA_VAR/data#g" "$INFRA_DIR/kafka/server.properties" > "$KAFKA_VAR/server.properties"
+  local cp="$KAFKA_LIBS/*"
+  if [ ! -f "$KAFKA_VAR/data/meta.properties" ]; then
+    say "formatting Kafka storage in $KAFKA_VAR/data"
+    java -cp "$cp" -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" -Dkafka.logs.dir="$KAFKA_VAR/logs" \
+      kafka.tools.StorageTool format --ignore-formatted --standalone \
+      -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)" \
+      -c "$KAFKA_VAR/server.properties" >"$KAFKA_VAR/logs/format.log" 2>&1 \
+      || die "formatting Kafka storage failed: see $KAFKA_VAR/logs/format.log"
+  fi
+  say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (logs: $KAFKA_VAR/logs)"
+  nohup java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" -Dkafka.logs.dir="$KAFKA_VAR/logs" \
+    -cp "$cp" kafka.Kafka "$KAFKA_VAR/server.properties" >"$KAFKA_VAR/logs/stdout.log" 2>&1 &
+  echo $! > "$pidf"
+  for _ in $(seq 1 120); do
+    if grep -q "Kafka Server started" "$KAFKA_VAR/logs/server.log" 2>/dev/null && port_busy "$KAFKA_PORT"; then
+      say "kafka up"; return 0
+    fi
+    pid_alive "$pidf" || { tail -n 30 "$KAFKA_VAR/logs/stdout.log" "$KAFKA_VAR/logs/server.log" >&2 2>/dev/null; die "kafka exited during start-up"; }
+    sleep 0.5
+  done
+  die "kafka did not start within 60 s: see $KAFKA_VAR/logs/server.log"
+}
+
+# ---------------------------------------------------------------- Elasticsearch
+
+es_java_home() {
+  if [ -n "${ES_JAVA_HOME:-}" ]; then echo "$ES_JAVA_HOME"; return; fi
+  dirname "$(dirname "$(readlink -f "$(command -v java)")")"
+}
+
+as_es_user() {
+  if [ "$(id -u)" = 0 ]; then runuser -u "$ES_USER" -- "$@"; else "$@"; fi
+}
+
+es_up() {
+  need_java
+  local pidf="$ES_VAR/es.pid"
+  if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
+    say "elasticsearch already running (pid $(cat "$pidf")) on http://127.0.0.1:$ES_PORT"; return 0
+  fi
+  port_busy "$ES_PORT" && die "port $ES_PORT is in use by another program: set ES_PORT"
+  fetch_es
+  mkdir -p "$ES_VAR/data" "$ES_VAR/logs" "$ES_VAR/config" "$ES_VAR/tmp"
+  cp -r "$ES_HOME/config/." "$ES_VAR/config/"
+  cp "$INFRA_DIR/elasticsearch.yml" "$ES_VAR/config/elasticsearch.yml"
+  {
+    echo "http.port: $ES_PORT"
+    echo "transport.port: $((ES_PORT + 100))"
+    echo "path.data: $ES_VAR/data"
+    echo "path.logs: $ES_VAR/logs"
+  } >> "$ES_VAR/config/elasticsearch.yml"
+  if [ "$(id -u)" = 0 ]; then
+    id -u "$ES_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$ES_USER" \
+      || die "cannot create the unprivileged user $ES_USER that Elasticsearch must run as"
+    chown -R "$ES_USER" "$ES_VAR"
+    # The user must be able to reach its folders through every parent directory.
+    local d="$ES_VAR"; while [ "$d" != / ]; do d=$(dirname "$d"); chmod o+x "$d" 2>/dev/null || true; done
+  fi
+  say "starting Elasticsearch $ELASTICSEARCH_VERSION on http://127.0.0.1:$ES_PORT (logs: $ES_VAR/logs)"
+  as_es_user env ES_JAVA_HOME="$(es_java_home)" ES_PATH_CONF="$ES_VAR/config" ES_TMPDIR="$ES_VAR/tmp" \
+      ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP ${ES_JAVA_OPTS:-}" \
+      "$ES_HOME/bin/elasticsearch" -d -p "$pidf" >"$ES_VAR/logs/stdout.log" 2>&1 \
+    || { tail -n 30 "$ES_VAR/logs/stdout.log" >&2; die "elasticsearch failed to start"; }
+  # No GET / in this distribution's recent versions: cluster health is the readiness check.
+  for _ in $(seq 1 180); do
+    if curl -fsS "http://127.0.0.1:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; then
+      say "elasticsearch up"; return 0
+    fi
+    sleep 0.5
+  done
+  die "elasticsearch did not become healthy within 90 s: see $ES_VAR/logs/"
+}
+
+# ---------------------------------------------------------------- common
+
+stop_pid() {  # name pidfile
+  local pidf="$2"
+  if ! pid_alive "$pidf"; then rm -f "$pidf"; say "$1 not running"; return 0; fi
+  local pid; pid=$(cat "$pidf")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidf"; say "$1 stopped"
+}
+
+status() {
+  if pid_alive "$KAFKA_VAR/kafka.pid"; then echo "kafka          running  pid $(cat "$KAFKA_VAR/kafka.pid")  127.0.0.1:$KAFKA_PORT"
+  else echo "kafka          stopped"; fi
+  if pid_alive "$ES_VAR/es.pid"; then
+    local health; health=$(curl -fsS "http://127.0.0.1:$ES_PORT/_cluster/health" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo "not answering")
+    echo "elasticsearch  running  pid $(cat "$ES_VAR/es.pid")  http://127.0.0.1:$ES_PORT  ($health)"
+  else echo "elasticsearch  stopped"; fi
+}
+
+cmd="${1:-status}"; what="${2:-all}"
+case "$cmd:$what" in
+  fetch:*) fetch_kafka; fetch_es ;;
+  up:kafka) kafka_up ;;
+  up:es) es_up ;;
+  up:all) kafka_up; es_up ;;
+  down:kafka) stop_pid kafka "$KAFKA_VAR/kafka.pid" ;;
+  down:es) stop_pid elasticsearch "$ES_VAR/es.pid" ;;
+  down:all) stop_pid kafka "$KAFKA_VAR/kafka.pid"; stop_pid elasticsearch "$ES_VAR/es.pid" ;;
+  status:*) status ;;
+  *) die "usage: stack.sh fetch|up|down|status [kafka|es]" ;;
+esac

@@ -1,0 +1,69 @@
+"""The faust app every service is built on: broker, commit policy, web endpoints, logging."""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+from aiohttp import web as aiohttp_web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .kafka import group_id
+from .logs import configure_logging, get_logger, logging_config
+from .settings import Settings, get_settings
+from .topics import ensure_topics
+
+# Web ports of the services' health/metrics endpoints: base port + offset.
+WEB_PORT_OFFSETS = {"fetch": 1, "parse": 2, "enrich": 3, "index": 4}
+
+log = get_logger("newsflow.app")
+
+
+def create_app(service: str, settings: Settings | None = None) -> faust.App:
+    settings = settings or get_settings()
+    datadir = settings.var_dir / "faust" / service
+    datadir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
+    app = faust.App(
+        group_id(service, settings),
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        datadir=str(datadir),
+        web_host="127.0.0.1",
+        web_port=settings.web_port_base + WEB_PORT_OFFSETS[service],
+        web_in_thread=False,
+        topic_replication_factor=1,
+        topic_partitions=6,
+        topic_disable_leader=True,
+        # Offsets are committed only for events the agent has finished with (acked), and an
+        # agent finishes an event only after its output is acknowledged: at-least-once.
+        broker_commit_interval=settings.commit_interval_s,
+        consumer_auto_offset_reset="earliest",
+        producer_max_request_size=10 * 1024 * 1024,
+        producer_acks=-1,
+        consumer_max_fetch_size=16 * 1024 * 1024,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    app.conf.newsflow_service = service
+
+    @app.page("/health")
+    async def health(web, request):
+        return web.json({"status": "ok", "service": service})
+
+    @app.page("/metrics")
+    async def metrics(web, request):
+        return aiohttp_web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return app
+
+
+def run_worker(app: faust.App, settings: Settings | None = None) -> None:
+    """Create missing topics, then run the faust worker in the foreground until stopped."""
+    settings = settings or get_settings()
+    service = app.conf.newsflow_service
+    configure_logging(settings.log_level, service)
+    created = asyncio.run(ensure_topics(settings))
+    if created:
+        log.info("topics created", topics=created)
+    worker = faust.Worker(app, loglevel=settings.log_level, logging_config=logging_config(settings.log_level, service))
+    worker.execute_from_commandline()

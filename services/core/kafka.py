@@ -1,0 +1,81 @@
+"""Kafka helpers outside the faust workers: a plain producer for the CLI and tests, and the
+per-stage offsets and lag that `newsflow status` shows."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from .settings import Settings
+
+# stage -> the topic it consumes; its consumer group is the faust app id.
+STAGE_INPUTS = {"fetch": "news.fetch.requests", "parse": "news.raw", "enrich": "news.parsed", "index": "news.enriched"}
+
+
+def group_id(stage: str, settings: Settings) -> str:
+    """The stage's consumer group, which is also its faust app id."""
+    return f"{settings.topic_prefix}newsflow-{stage}"
+
+
+@asynccontextmanager
+async def producer(settings: Settings):
+    """Yields `send(topic, key, value)`, which returns once the broker has the message."""
+    client = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+                              max_request_size=10 * 1024 * 1024)
+    await client.start()
+    try:
+        async def send(topic: str, key: bytes | None, value: bytes):
+            return await client.send_and_wait(topic, value=value, key=key)
+
+        yield send
+    finally:
+        await client.stop()
+
+
+async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(t["topic"], p["partition"]) for t in described if not t["error_code"] for p in t["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return await consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        await consumer.stop()
+
+
+async def pipeline_status(settings: Settings) -> dict:
+    topics = [settings.topic(t) for t in (*STAGE_INPUTS.values(), "news.dlq")]
+    ends = await end_offsets(settings, topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    stages = []
+    try:
+        for stage, topic in STAGE_INPUTS.items():
+            topic = settings.topic(topic)
+            committed = await admin.list_consumer_group_offsets(group_id(stage, settings))
+            total = sum(v for tp, v in ends.items() if tp.topic == topic)
+            done = sum(max(meta.offset, 0) for tp, meta in committed.items() if tp.topic == topic)
+            stages.append({"stage": stage, "topic": topic, "messages": total, "committed": done, "lag": total - done})
+    finally:
+        await admin.close()
+    dead = sum(v for tp, v in ends.items() if tp.topic == settings.topic("news.dlq"))
+    return {"stages": stages, "dead_letters": dead, "index": settings.index_alias, "documents": await _document_count(settings)}
+
+
+async def _document_count(settings: Settings) -> int | None:
+    from .es import es_client
+
+    es = es_client(settings)
+    try:
+        return (await es.count(index=settings.index_alias))["count"]
+    except Exception:  # noqa: BLE001 - status reports what it can
+        return None
+    finally:
+        await es.close()

@@ -1,0 +1,112 @@
+"""The thin shell around a stage's pure function: read, validate, call, write, commit.
+
+A stage is described by a `StageSpec`; `handle_message` turns one input message into the
+messages to write (the output event, or a dead letter), without touching Kafka, so it is
+tested like any pure function. `attach_stage` wires it into a faust agent that sends those
+messages, waits for Kafka's acknowledgement, and only then lets faust commit the input offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+import faust
+import orjson
+import structlog
+
+from .dlq import DLQ_SCHEMA, dead_letter_event
+from .envelope import InvalidEvent, decode, encode
+from .logs import get_logger
+from .metrics import DEAD_LETTERS, EVENTS_IN, EVENTS_OUT, PROCESS_SECONDS
+from .settings import Settings, get_settings
+
+log = get_logger("newsflow.stage")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    key: bytes | None
+    value: bytes
+    schema: str
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    input_topic: str
+    input_schema: str
+    output_topic: str
+    output_schema: str
+    # The stage's real work: validated input event -> output event. Sync functions run in a
+    # worker thread so CPU-heavy work does not starve the consumer's heartbeats.
+    handle: Callable[[dict], dict] | Callable[[dict], Awaitable[dict]]
+    time_limit_s: float = 60.0
+    is_async: bool = False
+    concurrency: int = 1
+    _executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1), compare=False, repr=False)
+
+
+def _ids_of(raw: bytes | None) -> tuple[str | None, str | None]:
+    """Best-effort article and trace id of a message that may not be valid."""
+    try:
+        event = orjson.loads(raw or b"")
+        return (event.get("id"), event.get("trace_id")) if isinstance(event, dict) else (None, None)
+    except orjson.JSONDecodeError:
+        return None, None
+
+
+async def handle_message(spec: StageSpec, raw: bytes | None, settings: Settings,
+                         partition: int | None = None, offset: int | None = None) -> Outgoing:
+    """One input message -> the message to write: the stage's output or a dead letter.
+    Never raises for bad input: everything the stage cannot handle becomes a dead letter."""
+    started = time.perf_counter()
+    article_id, trace_id = _ids_of(raw)
+    with structlog.contextvars.bound_contextvars(article_id=article_id, trace_id=trace_id, stage=spec.name):
+        try:
+            event = decode(raw, spec.input_schema)
+            if spec.is_async:
+                result = await asyncio.wait_for(spec.handle(event), spec.time_limit_s)
+            else:
+                loop = asyncio.get_running_loop()
+                result = await asyncio.wait_for(loop.run_in_executor(spec._executor, spec.handle, event), spec.time_limit_s)
+            out = Outgoing(settings.topic(spec.output_topic), result["id"].encode(), encode(result, spec.output_schema), spec.output_schema)
+            log.info("event handled", output_topic=out.topic, ms=round((time.perf_counter() - started) * 1000, 1))
+            return out
+        except Exception as exc:  # noqa: BLE001 - every failure of one input is that input's dead letter
+            reason = f"no result within {spec.time_limit_s}s" if isinstance(exc, asyncio.TimeoutError) else None
+            letter = dead_letter_event(
+                stage=spec.name, error=exc, reason=reason, topic=settings.topic(spec.input_topic),
+                original=raw, partition=partition, offset=offset, article_id=article_id, trace_id=trace_id,
+            )
+            level = log.warning if isinstance(exc, InvalidEvent) else log.error
+            level("event dead-lettered", error=letter["payload"]["error"], reason=letter["payload"]["reason"][:500],
+                  exc_info=not isinstance(exc, InvalidEvent))
+            return Outgoing(settings.topic("news.dlq"), letter["id"].encode(), encode(letter, DLQ_SCHEMA), DLQ_SCHEMA)
+        finally:
+            PROCESS_SECONDS.labels(spec.name).observe(time.perf_counter() - started)
+
+
+def attach_stage(app: faust.App, spec: StageSpec, settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    source = app.topic(settings.topic(spec.input_topic), key_type=bytes, value_type=bytes,
+                       key_serializer="raw", value_serializer="raw")
+
+    async def process(stream):
+        async for event in stream.events():
+            EVENTS_IN.labels(spec.name).inc()
+            message = event.message
+            out = await handle_message(spec, event.value, settings, message.partition, message.offset)
+            # Wait until the broker has it (acks=all): only then may the input offset be committed.
+            await app.producer.send_and_wait(out.topic, out.key, out.value, partition=None, timestamp=None, headers=None)
+            if out.schema == DLQ_SCHEMA:
+                DEAD_LETTERS.labels(spec.name, orjson.loads(out.value)["payload"]["error"]).inc()
+            else:
+                EVENTS_OUT.labels(spec.name).inc()
+            # Leaving this iteration acks the input event; faust commits acked offsets.
+
+    app.agent(source, name=f"newsflow.{spec.name}", concurrency=spec.concurrency)(process)

@@ -1,0 +1,143 @@
+"""The real stack for integration tests: Kafka and Elasticsearch started by infra/stack.sh when
+not running, the services as subprocesses under a fresh topic prefix and index alias, so a
+test run never touches a user's data, and a local web site with the sample pages."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from newsflow.core.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "samples" / "site"
+STAGES = ("fetch", "parse", "enrich", "index")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stack() -> None:
+    subprocess.run([str(REPO / "infra" / "stack.sh"), "up"], check=True)
+
+
+@pytest.fixture(scope="session")
+def test_env(stack) -> dict[str, str]:
+    run = uuid.uuid4().hex[:8]
+    env = {
+        **os.environ,
+        "NEWSFLOW_TOPIC_PREFIX": f"test{run}.",
+        "NEWSFLOW_INDEX_ALIAS": f"test{run}-articles",
+        "NEWSFLOW_WEB_PORT_BASE": str(20000 + int(run[:4], 16) % 4000 * 10),
+        "NEWSFLOW_SEARCH_PORT": str(free_port()),
+        "NEWSFLOW_LOG_LEVEL": "info",
+        "NEWSFLOW_INDEX_BATCH_SECONDS": "0.3",
+    }
+    return env
+
+
+@pytest.fixture(scope="session")
+def settings(test_env) -> Settings:
+    keys = ("NEWSFLOW_TOPIC_PREFIX", "NEWSFLOW_INDEX_ALIAS", "NEWSFLOW_WEB_PORT_BASE", "NEWSFLOW_SEARCH_PORT")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: test_env[k] for k in keys})
+    try:
+        yield Settings()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class Services:
+    """The pipeline's processes, started, killed and restarted like an operator would."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path):
+        self.env, self.log_dir, self.procs = env, log_dir, {}
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+    def start(self, name: str) -> None:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", name],
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+
+    def alive(self, name: str) -> bool:
+        return name in self.procs and self.procs[name].poll() is None
+
+
+@pytest.fixture(scope="session")
+def services(test_env, settings):
+    svc = Services(test_env, REPO / ".var" / "logs" / f"test-{test_env['NEWSFLOW_TOPIC_PREFIX'].rstrip('.')}")
+    for name in (*STAGES, "search"):
+        svc.start(name)
+    wait_until(lambda: _ok(f"http://127.0.0.1:{settings.search_port}/health"), 60, "search API")
+    yield svc
+    svc.stop_all()
+
+
+def _ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until(predicate, timeout_s: float, what: str, interval: float = 0.5):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output readable
+        pass
+
+
+@pytest.fixture(scope="session")
+def sample_site() -> str:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(SAMPLES)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def run(coro):
+    return asyncio.run(coro)

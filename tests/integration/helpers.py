@@ -1,0 +1,59 @@
+"""Small helpers the integration tests share: submit, read topics, look in Elasticsearch."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from elasticsearch import Elasticsearch
+
+from newsflow.cli import _submit
+from newsflow.core.kafka import producer
+from newsflow.core.settings import Settings
+
+
+def submit(urls: list[str]) -> list[str]:
+    return asyncio.run(_submit(urls, "test"))
+
+
+def send_raw(settings: Settings, topic: str, values: list[bytes], key: bytes | None = None) -> None:
+    async def go():
+        async with producer(settings) as send:
+            for value in values:
+                await send(settings.topic(topic), key, value)
+
+    asyncio.run(go())
+
+
+def read_topic(settings: Settings, topic: str, timeout_s: float = 2.0) -> list[dict]:
+    """Every event on a topic from the beginning, decoded."""
+    async def go():
+        consumer = AIOKafkaConsumer(settings.topic(topic), bootstrap_servers=settings.kafka_bootstrap,
+                                    auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
+        await consumer.start()
+        events = []
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=int(timeout_s * 1000))
+                if not batch:
+                    return events
+                for messages in batch.values():
+                    events.extend(orjson.loads(m.value) for m in messages)
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(go())
+
+
+def es(settings: Settings) -> Elasticsearch:
+    return Elasticsearch(settings.elasticsearch_url, request_timeout=30)
+
+
+def indexed(settings: Settings, article_id: str) -> dict | None:
+    client = es(settings)
+    try:
+        found = client.options(ignore_status=404).get(index=settings.index_alias, id=article_id)
+        return found["_source"] if found.get("found") else None
+    finally:
+        client.close()

@@ -1,0 +1,47 @@
+"""The seed page travels URL -> news.raw -> news.parsed -> news.enriched -> Elasticsearch through
+the real services, and is found through the search API."""
+
+import httpx
+import pytest
+
+from .conftest import wait_until
+from .helpers import indexed, read_topic, submit
+
+pytestmark = pytest.mark.integration
+
+SEED = "mark-zuckerbergs-seltsame-aktionen.html"
+
+
+def test_seed_article_goes_from_url_to_search_hit(services, settings, sample_site):
+    urls = [f"{sample_site}/{name}" for name in (SEED, "berlin-tram-extension.html", "chip-startup-funding.html")]
+    ids = submit(urls)
+    for article_id in ids:
+        wait_until(lambda: indexed(settings, article_id), 120, f"article {article_id} in Elasticsearch")
+
+    # Every stage's topic carried the seed, under one trace id.
+    seed_id = ids[0]
+    traces = {}
+    for topic in ("news.fetch.requests", "news.raw", "news.parsed", "news.enriched"):
+        events = [e for e in read_topic(settings, topic) if e["id"] == seed_id]
+        assert events, f"seed article missing on {topic}"
+        traces[topic] = events[0]["trace_id"]
+    assert len(set(traces.values())) == 1, traces
+
+    api = f"http://127.0.0.1:{settings.search_port}"
+    result = httpx.get(f"{api}/search", params={"q": "Zuckerberg Talente"}, timeout=10).json()
+    assert result["total"] >= 1
+    top = result["hits"][0]
+    assert top["id"] == seed_id
+    assert top["title"] == "Mark Zuckerbergs seltsame Aktionen"
+    assert top["published"].startswith("2025-06-24")
+    assert top["language"] == "de"
+    assert top["url"] == urls[0]
+    assert any("<mark>" in fragment for fragments in top["highlight"].values() for fragment in fragments)
+    assert {"value": "de", "count": 2} in result["facets"]["language"]
+
+    article = httpx.get(f"{api}/articles/{seed_id}", timeout=10).json()
+    assert "Um Meta im KI-Wettlauf auf den neuesten Stand zu bringen" in article["text"]
+    assert article["enrichment"]["language"]["code"] == "de"
+    assert httpx.get(f"{api}/articles/{'0' * 32}", timeout=10).status_code == 404
+    assert httpx.get(f"{api}/articles/not-an-id", timeout=10).status_code == 422
+    assert httpx.get(f"{api}/search", params={"q": ""}, timeout=10).status_code == 422

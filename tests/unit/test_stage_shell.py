@@ -1,0 +1,73 @@
+"""The shell every stage shares: bad input and failures become dead letters, never crashes."""
+
+import asyncio
+import time
+
+import orjson
+
+from newsflow.core.envelope import encode, make_event
+from newsflow.core.settings import Settings
+from newsflow.core.stage import StageSpec, handle_message
+
+SETTINGS = Settings(topic_prefix="t.")
+
+
+def _request(url="https://x.org/a"):
+    return make_event("news.fetch.request/1", "a" * 32, "b" * 32, {"url": url}, "test")
+
+
+def _echo(event):
+    payload = {"url": event["payload"]["url"]}
+    return make_event("news.fetch.request/1", event["id"], event["trace_id"], payload, "echo")
+
+
+def _spec(handle, **kw):
+    return StageSpec(name="fetch", input_topic="news.fetch.requests", input_schema="news.fetch.request/1",
+                     output_topic="news.raw", output_schema="news.fetch.request/1", handle=handle, **kw)
+
+
+def _run(spec, raw):
+    return asyncio.run(handle_message(spec, raw, SETTINGS, partition=0, offset=7))
+
+
+def test_a_good_event_goes_to_the_output_topic_keyed_by_article_id():
+    out = _run(_spec(_echo), encode(_request(), "news.fetch.request/1"))
+    assert out.topic == "t.news.raw" and out.key == b"a" * 32
+    assert orjson.loads(out.value)["payload"]["url"] == "https://x.org/a"
+
+
+def test_malformed_input_becomes_a_dead_letter_with_the_original():
+    out = _run(_spec(_echo), b"\xff\xfe not json")
+    letter = orjson.loads(out.value)
+    assert out.topic == "t.news.dlq"
+    assert letter["payload"]["error"] == "InvalidEvent" and "not JSON" in letter["payload"]["reason"]
+    assert letter["payload"]["original_encoding"] == "base64"
+    assert letter["payload"]["topic"] == "t.news.fetch.requests" and letter["payload"]["offset"] == 7
+
+
+def test_a_failing_stage_function_dead_letters_its_input_and_keeps_the_ids():
+    def boom(event):
+        raise RuntimeError("parser exploded")
+
+    letter = orjson.loads(_run(_spec(boom), encode(_request(), "news.fetch.request/1")).value)
+    assert letter["payload"]["error"] == "RuntimeError" and letter["payload"]["reason"] == "parser exploded"
+    assert letter["id"] == "a" * 32 and letter["trace_id"] == "b" * 32
+
+
+def test_a_stage_function_over_its_time_limit_is_dead_lettered():
+    def slow(event):
+        time.sleep(1.0)
+        return _echo(event)
+
+    letter = orjson.loads(_run(_spec(slow, time_limit_s=0.1), encode(_request(), "news.fetch.request/1")).value)
+    assert letter["payload"]["error"] == "TimeoutError" and "0.1s" in letter["payload"]["reason"]
+
+
+def test_output_that_breaks_the_output_schema_is_a_dead_letter_not_a_bad_message():
+    def wrong(event):
+        bad = _echo(event)
+        bad["payload"]["url"] = "ftp://nope"
+        return bad
+
+    out = _run(_spec(wrong), encode(_request(), "news.fetch.request/1"))
+    assert out.topic == "t.news.dlq" and "SchemaError" in orjson.loads(out.value)["payload"]["error"]
