@@ -50,7 +50,7 @@ fetch() {
   # The model jars are large (~680 MB); only the NER files are unpacked. Markers stay in the
   # cache, not in the work tree.
   mvn "${mvnopts[@]}" dependency:unpack -DoutputDirectory="$HOME_DIR/models" \
-      -DmarkersDirectory="$HOME_DIR/markers" \
+      -Dmarkers.dir="$HOME_DIR/markers" \
     || die "download of the CoreNLP model jars failed (is Maven Central reachable?)"
   touch "$HOME_DIR/.complete"
 }
@@ -61,10 +61,10 @@ warm_up() {
   local de en
   de='{"annotators":"tokenize,ssplit,mwt,ner","enforceRequirements":"false","tokenize.language":"de","tokenize.postProcessor":"edu.stanford.nlp.international.german.process.GermanTokenizerPostProcessor","mwt.mappingFile":"edu/stanford/nlp/models/mwt/german/german-mwt.tsv","ner.model":"edu/stanford/nlp/models/ner/german.distsim.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","outputFormat":"json"}'
   en='{"annotators":"tokenize,ssplit,ner","enforceRequirements":"false","tokenize.language":"en","ner.model":"edu/stanford/nlp/models/ner/english.conll.4class.distsim.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","outputFormat":"json"}'
-  curl -fsS -G --data-urlencode "properties=$de" --data-binary "Angela Merkel besuchte Siemens in Berlin." \
-      -X POST "http://127.0.0.1:$CORENLP_PORT/" >/dev/null \
-    && curl -fsS -G --data-urlencode "properties=$en" --data-binary "Angela Merkel visited Siemens in Berlin." \
-      -X POST "http://127.0.0.1:$CORENLP_PORT/" >/dev/null
+  curl -fsS --max-time 120 --url-query "properties=$de" --data-binary "Angela Merkel besuchte Siemens in Berlin." \
+      "http://127.0.0.1:$CORENLP_PORT/" >/dev/null \
+    && curl -fsS --max-time 120 --url-query "properties=$en" --data-binary "Angela Merkel visited Siemens in Berlin." \
+      "http://127.0.0.1:$CORENLP_PORT/" >/dev/null
 }
 
 up() {
@@ -82,7 +82,7 @@ up() {
   echo $! > "$PIDF"
   for _ in $(seq 1 120); do
     if port_busy "$CORENLP_PORT"; then
-      warm_up || { tail -n 30 "$VAR_DIR/server.log" >&2; die "the server answered but could not load the NER models"; }
+      warm_up || { tail -n 30 "$VAR_DIR/server.log" >&2; down; die "the server answered but could not load the NER models"; }
       say "up"; return 0
     fi
     pid_alive "$PIDF" || { tail -n 30 "$VAR_DIR/server.log" >&2; die "the server exited during start-up"; }

@@ -9,6 +9,8 @@ messages, waits for Kafka's acknowledgement, and only then lets faust commit the
 from __future__ import annotations
 
 import asyncio
+import random
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -51,13 +53,20 @@ class StageSpec:
     _executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1), compare=False, repr=False)
 
 
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
 def _ids_of(raw: bytes | None) -> tuple[str | None, str | None]:
-    """Best-effort article and trace id of a message that may not be valid."""
+    """Best-effort article and trace id of a message that may not be valid: only well-formed
+    ids are taken, so a malformed message cannot break its own dead letter."""
     try:
         event = orjson.loads(raw or b"")
-        return (event.get("id"), event.get("trace_id")) if isinstance(event, dict) else (None, None)
     except orjson.JSONDecodeError:
         return None, None
+    if not isinstance(event, dict):
+        return None, None
+    found = (event.get("id"), event.get("trace_id"))
+    return tuple(v if isinstance(v, str) and _ID.match(v) else None for v in found)
 
 
 async def handle_message(spec: StageSpec, raw: bytes | None, settings: Settings,
@@ -91,6 +100,21 @@ async def handle_message(spec: StageSpec, raw: bytes | None, settings: Settings,
             PROCESS_SECONDS.labels(spec.name).observe(time.perf_counter() - started)
 
 
+async def send_acknowledged(app: faust.App, out: Outgoing) -> None:
+    """Write and wait until the broker has the message (acks=all); while Kafka cannot take
+    it, retry with backoff: the input is neither acked nor dropped meanwhile."""
+    attempt = 0
+    while True:
+        try:
+            await app.producer.send_and_wait(out.topic, out.key, out.value, partition=None, timestamp=None, headers=None)
+            return
+        except Exception as exc:  # noqa: BLE001 - broker errors are transient here; retry
+            attempt += 1
+            delay = min(30.0, 0.2 * 2 ** min(attempt, 8)) * random.uniform(0.5, 1.0)
+            log.warning("send failed, retrying", topic=out.topic, error=type(exc).__name__, attempt=attempt, delay_s=round(delay, 2))
+            await asyncio.sleep(delay)
+
+
 def attach_stage(app: faust.App, spec: StageSpec, settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     source = app.topic(settings.topic(spec.input_topic), key_type=bytes, value_type=bytes,
@@ -101,8 +125,8 @@ def attach_stage(app: faust.App, spec: StageSpec, settings: Settings | None = No
             EVENTS_IN.labels(spec.name).inc()
             message = event.message
             out = await handle_message(spec, event.value, settings, message.partition, message.offset)
-            # Wait until the broker has it (acks=all): only then may the input offset be committed.
-            await app.producer.send_and_wait(out.topic, out.key, out.value, partition=None, timestamp=None, headers=None)
+            # Only once the broker has the output may the input offset be committed.
+            await send_acknowledged(app, out)
             if out.schema == DLQ_SCHEMA:
                 DEAD_LETTERS.labels(spec.name, orjson.loads(out.value)["payload"]["error"]).inc()
             else:

@@ -14,6 +14,7 @@ from ..core.es import ensure_index, es_client
 from ..core.logs import get_logger
 from ..core.metrics import DEAD_LETTERS, EVENTS_IN, EVENTS_OUT
 from ..core.settings import get_settings
+from ..core.stage import Outgoing, send_acknowledged
 from .documents import INPUT_SCHEMA, to_action
 from .writer import write_batch
 
@@ -39,8 +40,7 @@ async def elasticsearch():
 async def _dead_letter(message, error, reason: str, article_id=None, trace_id=None) -> None:
     letter = dead_letter_event(stage=SERVICE, error=error, reason=reason, topic=message.topic, original=message.value,
                                partition=message.partition, offset=message.offset, article_id=article_id, trace_id=trace_id)
-    await app.producer.send_and_wait(settings.topic("news.dlq"), letter["id"].encode(), encode(letter, DLQ_SCHEMA),
-                                     partition=None, timestamp=None, headers=None)
+    await send_acknowledged(app, Outgoing(settings.topic("news.dlq"), letter["id"].encode(), encode(letter, DLQ_SCHEMA), DLQ_SCHEMA))
     DEAD_LETTERS.labels(SERVICE, letter["payload"]["error"]).inc()
     log.warning("event dead-lettered", article_id=letter["id"], trace_id=letter["trace_id"], reason=reason[:300])
 

@@ -31,7 +31,7 @@ app = FastAPI(title="newsflow search", version="0.1.0", lifespan=lifespan)
 @app.get("/health")
 async def health() -> dict:
     try:
-        cluster = await app.state.es.cluster.health(index=settings.index_alias, timeout="2s")
+        cluster = await app.state.es.options(request_timeout=3, max_retries=0).cluster.health()
         return {"status": "ok", "elasticsearch": cluster["status"]}
     except Exception as exc:  # noqa: BLE001 - health reports, never fails
         return {"status": "degraded", "elasticsearch": f"unreachable: {type(exc).__name__}"}
@@ -46,7 +46,10 @@ async def search(
     offset: Annotated[int, Query(ge=0, le=10000)] = 0,
 ) -> dict:
     body = search_body(q, size=size, offset=offset, language=language, site=site)
-    result = await app.state.es.search(index=settings.index_alias, **body)
+    try:
+        result = await app.state.es.search(index=settings.index_alias, **body)
+    except NotFoundError:  # nothing indexed yet: the index stage creates the alias
+        return {"total": 0, "hits": [], "facets": {}}
     SEARCHES.inc()
     return {
         "total": result["hits"]["total"]["value"],

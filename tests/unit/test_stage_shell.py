@@ -71,3 +71,10 @@ def test_output_that_breaks_the_output_schema_is_a_dead_letter_not_a_bad_message
 
     out = _run(_spec(wrong), encode(_request(), "news.fetch.request/1"))
     assert out.topic == "t.news.dlq" and "SchemaError" in orjson.loads(out.value)["payload"]["error"]
+
+
+def test_ids_of_the_wrong_type_do_not_break_the_dead_letter():
+    out = _run(_spec(_echo), orjson.dumps({"schema": "news.raw/9", "id": 1, "trace_id": ["x"]}))
+    letter = orjson.loads(out.value)
+    assert out.topic == "t.news.dlq" and "expected schema" in letter["payload"]["reason"]
+    assert len(letter["id"]) == 32 and len(letter["trace_id"]) == 32
