@@ -67,11 +67,11 @@ def extract_dates(text: str, language: str) -> list[dict]:
             if any(m.start() < b and a < m.end() for a, b in taken):
                 continue
             parsed = _parse(kind, m, months, language)
+            taken.append((m.start(), m.end()))  # "31.02.2024" is no date, nor is its "2024"
             if parsed is None:
                 continue
             date, granularity = parsed
             found.append({"text": m.group(0), "date": date, "granularity": granularity, "offset": m.start()})
-            taken.append((m.start(), m.end()))
     return sorted(found, key=lambda item: item["offset"])
 
 

@@ -30,34 +30,64 @@ def taxonomy() -> dict[str, dict]:
 
 def classify_topic(text: str, keywords: list[str], language: str) -> dict:
     cue_language = language if language in ("de", "en") else "en"
-    raw: dict[str, float] = {}
-    for topic, spec in taxonomy().items():
-        cues = spec.get(cue_language, [])
-        raw[topic] = _hits(text, cues, cue_language) + _KEYWORD_WEIGHT * _hits(" . ".join(keywords), cues, cue_language)
+    index = _cue_index(cue_language)
+    raw = _hits(text, index)
+    for topic, hits in _hits(" . ".join(keywords), index).items():
+        raw[topic] += _KEYWORD_WEIGHT * hits
     total = sum(raw.values())
     scores = {topic: round(value / total, 3) if total else 0.0 for topic, value in raw.items()}
     best = max(raw, key=lambda topic: (raw[topic], -list(raw).index(topic)))
     return {"topic": best if raw[best] >= _MIN_EVIDENCE else GENERAL, "scores": scores}
 
 
-def _hits(text: str, cues: list[str], language: str) -> int:
-    lowered = text.lower()
-    words = Counter(_WORD.findall(lowered))
-    flat = " ".join(_WORD.findall(lowered))
-    hits = 0
-    for cue in cues:
-        if " " in cue or "-" in cue:
-            phrase = " ".join(_WORD.findall(cue))
-            hits += len(regex.findall(rf"(?<!\w){regex.escape(phrase)}(?!\w)", flat))
-        else:
-            hits += sum(n for word, n in words.items() if _matches(word, cue, language))
+class _CueIndex:
+    """Cues by kind, so that a text costs one pass over its distinct words."""
+
+    def __init__(self, language: str):
+        self.topics = list(taxonomy())
+        self.german = language == "de"
+        self.whole: dict[str, str] = {}  # short cues ("ki", "app") match whole words only
+        self.prefix: dict[str, str] = {}
+        self.phrases: list[tuple[regex.Pattern, str]] = []
+        for topic, spec in taxonomy().items():
+            for cue in spec.get(language, []):
+                if " " in cue or "-" in cue:
+                    phrase = " ".join(_WORD.findall(cue))
+                    self.phrases.append((regex.compile(rf"(?<!\w){regex.escape(phrase)}(?!\w)"), topic))
+                elif len(cue) < 4:
+                    self.whole.setdefault(cue, topic)
+                    self.whole.setdefault(cue + "s", topic)
+                else:
+                    self.prefix.setdefault(cue, topic)
+        self.lengths = sorted({len(cue) for cue in self.prefix})
+
+
+@lru_cache(maxsize=None)
+def _cue_index(language: str) -> _CueIndex:
+    return _CueIndex(language)
+
+
+def _hits(text: str, index: _CueIndex) -> dict[str, float]:
+    hits = dict.fromkeys(index.topics, 0.0)
+    words = _WORD.findall(text.lower())
+    for word, n in Counter(words).items():
+        topic = index.whole.get(word) or _affix_topic(word, index)
+        if topic:
+            hits[topic] += n
+    flat = " ".join(words)
+    for pattern, topic in index.phrases:
+        hits[topic] += len(pattern.findall(flat))
     return hits
 
 
-def _matches(word: str, cue: str, language: str) -> bool:
-    if len(cue) < 4:  # short cues ("ki", "app", "war") only as whole words
-        return word == cue or word == cue + "s"
-    if word.startswith(cue):
-        return True
-    # German compounds end in their head noun: "Risikokapitalfonds", "Fußballspieler".
-    return language == "de" and len(cue) >= 5 and word.endswith(cue)
+def _affix_topic(word: str, index: _CueIndex) -> str | None:
+    for length in index.lengths:
+        if length > len(word):
+            break
+        topic = index.prefix.get(word[:length])
+        # German compounds end in their head noun: "Risikokapitalfonds", "Fußballspieler".
+        if topic is None and index.german and length >= 5:
+            topic = index.prefix.get(word[-length:])
+        if topic:
+            return topic
+    return None
