@@ -77,6 +77,38 @@ def cmd_status(args) -> int:
     return 0
 
 
+def _quiet_logs() -> None:
+    """Commands that show a progress bar log only warnings, as JSON like the services."""
+    from .core.logs import configure_logging
+
+    configure_logging("warning", "cli")
+
+
+def cmd_replay(args) -> int:
+    from .core.settings import get_settings
+    from .replay.positions import parse_position
+    from .replay.runner import replay
+
+    _quiet_logs()
+    report = asyncio.run(replay(args.topic, get_settings(), start=parse_position(args.start),
+                                stop=parse_position(args.stop), show_progress=not args.quiet))
+    print(f"replayed {report.read} events of {report.topic} (group {report.group}): "
+          f"{report.written} written, {report.dead_letters} dead letters")
+    return 0
+
+
+def cmd_reindex(args) -> int:
+    from .core.settings import get_settings
+    from .replay.reindex import reindex
+
+    _quiet_logs()
+    report = asyncio.run(reindex(get_settings(), args.source, show_progress=not args.quiet))
+    print(f"reindexed {report.indexed} documents from {report.source} into {report.new_index} "
+          f"({report.caught_up} caught up, {report.skipped} skipped); alias now on {report.new_index}, "
+          f"{report.old_index} kept (delete it with: curl -XDELETE {get_settings().elasticsearch_url}/{report.old_index})")
+    return 0
+
+
 def cmd_serve(args) -> int:
     import importlib
 
@@ -104,6 +136,18 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("status", help="per-stage counts and consumer lag")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("replay", help="re-drive a topic range through its stage (own consumer group)")
+    p.add_argument("--topic", required=True, choices=("news.raw", "news.parsed", "news.enriched"))
+    p.add_argument("--from", dest="start", help="offset (every partition) or ISO time; default: the beginning")
+    p.add_argument("--to", dest="stop", help="offset or ISO time, exclusive; default: the current end")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("reindex", help="build the next articles-vN from a topic and swap the alias")
+    p.add_argument("--from-topic", dest="source", default="news.enriched", choices=("news.enriched", "news.raw"))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser("serve", help="run one service in the foreground")
     p.add_argument("service", choices=SERVICES)

@@ -1,14 +1,11 @@
 """The enrich service: news.parsed -> enrich() -> news.enriched (or news.dlq)."""
 
 from ..core.app import create_app, run_worker
-from ..core.stage import StageSpec, attach_stage
-from .stage import INPUT_SCHEMA, OUTPUT_SCHEMA, SERVICE, enrich
+from ..core.stage import attach_stage
+from .stage import SERVICE, stage_spec
 
 app = create_app(SERVICE)
-attach_stage(app, StageSpec(
-    name=SERVICE, input_topic="news.parsed", input_schema=INPUT_SCHEMA,
-    output_topic="news.enriched", output_schema=OUTPUT_SCHEMA, handle=enrich, time_limit_s=60.0,
-))
+attach_stage(app, stage_spec())
 
 
 def main() -> None:

@@ -60,7 +60,8 @@ def es(settings: Settings) -> Elasticsearch:
 def indexed(settings: Settings, article_id: str) -> dict | None:
     client = es(settings)
     try:
-        found = client.options(ignore_status=404).get(index=settings.index_alias, id=article_id)
+        # 404: not there yet; 503: the index was just created and its shard is still starting.
+        found = client.options(ignore_status=(404, 503)).get(index=settings.index_alias, id=article_id)
         return found["_source"] if found.get("found") else None
     finally:
         client.close()

@@ -1,0 +1,88 @@
+"""Reprocessing history: a replay of news.raw with a new parser version reaches every document,
+and a reindex into the next physical index swaps the alias while searches keep answering."""
+
+import asyncio
+import threading
+
+import httpx
+import pytest
+
+from newsflow.replay.reindex import reindex
+from newsflow.replay.runner import replay
+
+from .conftest import wait_until
+from .helpers import es, indexed, submit
+
+pytestmark = pytest.mark.integration
+
+PAGES = ("berlin-tram-extension.html", "chip-startup-funding.html", "stadtfest-programm.html",
+         "mark-zuckerbergs-seltsame-aktionen.html")
+
+
+class SearchProbe(threading.Thread):
+    """Searches the API in a loop and records every answer that was empty or failed."""
+
+    def __init__(self, api: str, query: str):
+        super().__init__(daemon=True)
+        self.api, self.query, self.failures, self.answers = api, query, [], 0
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.is_set():
+            try:
+                response = httpx.get(f"{self.api}/search", params={"q": self.query}, timeout=5)
+                if response.status_code != 200 or response.json()["total"] == 0:
+                    self.failures.append(response.text[:200])
+            except httpx.HTTPError as exc:
+                self.failures.append(repr(exc))
+            self.answers += 1
+
+    def stop(self):
+        self.stopped.set()
+        self.join(10)
+
+
+@pytest.fixture(scope="module")
+def ingested(services, settings, sample_site):
+    ids = submit([f"{sample_site}/{page}?replay=1" for page in PAGES])
+    for article_id in ids:
+        wait_until(lambda: indexed(settings, article_id), 120, f"article {article_id}")
+    return ids
+
+
+def test_replaying_raw_with_a_new_parser_version_updates_every_document(ingested, settings, monkeypatch):
+    import newsflow.parse.stage as parse_stage
+
+    new_version = parse_stage.PARSER_VERSION + "+replay-test"
+    monkeypatch.setattr(parse_stage, "PARSER_VERSION", new_version)
+    probe = SearchProbe(f"http://127.0.0.1:{settings.search_port}", "Zuckerberg")
+    probe.start()
+    try:
+        report = asyncio.run(replay("news.raw", settings, show_progress=False))
+        assert report.read >= len(ingested) and report.written >= len(ingested)
+        for article_id in ingested:
+            wait_until(lambda: (indexed(settings, article_id) or {}).get("parser_version") == new_version, 120,
+                       f"article {article_id} reparsed with {new_version}")
+    finally:
+        probe.stop()
+    assert probe.answers > 0 and probe.failures == []
+
+
+def test_reindex_builds_the_next_index_and_swaps_the_alias_without_downtime(ingested, settings):
+    client = es(settings)
+    before = client.count(index=settings.index_alias)["count"]
+    old = next(iter(client.indices.get_alias(name=settings.index_alias)))
+    probe = SearchProbe(f"http://127.0.0.1:{settings.search_port}", "Zuckerberg")
+    probe.start()
+    try:
+        report = asyncio.run(reindex(settings, "news.enriched", show_progress=False))
+    finally:
+        probe.stop()
+    aliases = client.indices.get_alias(name=settings.index_alias)
+    assert list(aliases) == [report.new_index] and report.new_index != old
+    assert client.indices.exists(index=old), "the old index is kept until deleted on purpose"
+    client.indices.refresh(index=report.new_index)
+    assert client.count(index=settings.index_alias)["count"] == before
+    assert all(indexed(settings, article_id) for article_id in ingested)
+    assert probe.answers > 0 and probe.failures == []
+    client.close()
