@@ -1,0 +1,140 @@
+"""The search API against the real index: filters, sorting, deep pagination, similar
+articles, validation, the API key, and the web page in headless Chromium."""
+
+import os
+import shutil
+import subprocess
+
+import httpx
+import pytest
+
+from .conftest import REPO, free_port, wait_until, _ok
+from .helpers import indexed, submit
+
+pytestmark = pytest.mark.integration
+
+PAGES = ("mark-zuckerbergs-seltsame-aktionen.html", "berlin-tram-extension.html", "river-cleanup-volunteers.html",
+         "chip-startup-funding.html", "stadtfest-programm.html")
+SCREENSHOT = REPO / ".var" / "screenshots" / "search-page.png"
+
+
+@pytest.fixture(scope="module")
+def api(services, settings, sample_site):
+    ids = submit([f"{sample_site}/{page}?search=1" for page in PAGES])
+    for article_id in ids:
+        wait_until(lambda: indexed(settings, article_id), 120, f"article {article_id}")
+    return f"http://127.0.0.1:{settings.search_port}", ids
+
+
+def get(url, **params):
+    return httpx.get(url, params=params, timeout=10)
+
+
+def test_filters_narrow_and_facets_count(api):
+    base, _ = api
+    everything = get(f"{base}/search", q="search").json()  # no such word: only filters below
+    assert everything["total"] == 0
+    german = get(f"{base}/search", language="de").json()
+    english = get(f"{base}/search", language="en").json()
+    assert german["total"] >= 3 and english["total"] >= 2
+    assert all(hit["language"] == "de" for hit in german["hits"])
+    assert {b["value"] for b in german["facets"]["language"]} == {"de"}
+    june = get(f"{base}/search", **{"from": "2025-06-01", "to": "2025-06-30"}).json()
+    assert june["total"] >= 3 and all(hit["published"].startswith("2025-06") for hit in june["hits"])
+    assert sum(point["count"] for point in june["facets"]["over_time"]) == june["total"]
+
+
+def test_sort_by_date_is_newest_first(api):
+    base, _ = api
+    hits = get(f"{base}/search", sort="date", size=50).json()["hits"]
+    dates = [hit["published"] for hit in hits if hit["published"]]
+    assert dates == sorted(dates, reverse=True) and len(dates) >= 5
+
+
+def test_cursor_pages_through_everything_once(api):
+    base, _ = api
+    total = get(f"{base}/search").json()["total"]
+    seen, cursor = [], None
+    while True:
+        page = get(f"{base}/search", size=2, **({"cursor": cursor} if cursor else {})).json()
+        seen += [hit["id"] for hit in page["hits"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == total
+
+
+def test_similar_articles_exclude_the_article_itself(api):
+    base, ids = api
+    result = get(f"{base}/articles/{ids[0]}/similar", size=5).json()
+    assert ids[0] not in [hit["id"] for hit in result["hits"]]
+    assert get(f"{base}/articles/{'f' * 32}/similar").status_code == 404
+
+
+@pytest.mark.parametrize("params, reason", [
+    ({"size": 0}, "size"), ({"size": 1000}, "size"), ({"offset": -1}, "offset"), ({"sort": "random"}, "sort"),
+    ({"language": "DE"}, "language"), ({"cursor": "not-a-cursor"}, "cursor"),
+    ({"from": "2025-13-01"}, "from"), ({"from": "2025-06-02", "to": "2025-06-01"}, "from"),
+    ({"q": "x" * 501}, "q"),
+])
+def test_bad_parameters_get_422_with_the_reason(api, params, reason):
+    response = get(f"{api[0]}/search", **params)
+    assert response.status_code == 422 and reason in response.text
+
+
+def test_query_syntax_never_reaches_elasticsearch_raw(api):
+    base, _ = api
+    for q in ['{"match_all": {}}', "title:(x OR y)", "a AND (b", "*", '"unclosed']:
+        response = get(f"{base}/search", q=q)
+        assert response.status_code == 200, q
+
+
+def test_openapi_documents_the_endpoints(api):
+    paths = get(f"{api[0]}/openapi.json").json()["paths"]
+    assert {"/search", "/articles/{article_id}", "/articles/{article_id}/similar", "/health"} <= set(paths)
+
+
+def test_api_key_protects_everything_but_health(test_env, api):
+    port = free_port()
+    env = {**test_env, "NEWSFLOW_API_KEY": "s3cret", "NEWSFLOW_SEARCH_PORT": str(port)}
+    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", "search"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _ok(f"{base}/health"), 30, "keyed search API")
+        assert get(f"{base}/search", q="Zuckerberg").status_code == 401
+        assert httpx.get(f"{base}/search", params={"q": "x"}, headers={"X-API-Key": "wrong"}).status_code == 401
+        assert httpx.get(f"{base}/search", params={"q": "Zuckerberg"}, headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert get(f"{base}/articles/{api[1][0]}").status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_web_page_searches_highlights_and_charts_in_chromium(api):
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert os.path.exists(chromium), "Debian's chromium is installed by `make browser` (part of `make test`)"
+    base, _ = api
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            page.goto(f"{base}/")
+            page.fill("#q", "Zuckerberg Talente")
+            page.click("button[type=submit]")
+            page.wait_for_function("document.querySelector('.hit h2')?.innerText.includes('Zuckerberg')")
+            assert page.locator(".hit h2").first.inner_text() == "Mark Zuckerbergs seltsame Aktionen"
+            assert page.locator(".hit mark").count() >= 1
+            assert page.locator("#bars rect").count() >= 1
+            assert "de" in page.locator("#facets").inner_text()
+            page.click("#facets a:text-is('de')")  # a facet click filters
+            page.wait_for_function("location.search.includes('language=de')")
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+    assert SCREENSHOT.stat().st_size > 10_000

@@ -1,0 +1,43 @@
+"""The search API's request bodies: caller input only ever lands as values."""
+
+from datetime import date
+
+import pytest
+
+from newsflow.search.query import SEARCH_FIELDS, SearchRequest, decode_cursor, encode_cursor, search_body, to_facets
+
+
+def test_query_text_is_a_simple_query_string_value():
+    body = search_body(SearchRequest(q='{"script": "x"} OR title:(a)'))
+    must = body["query"]["bool"]["must"][0]
+    assert must == {"simple_query_string": {"query": '{"script": "x"} OR title:(a)', "fields": SEARCH_FIELDS,
+                                            "default_operator": "or"}}
+
+
+def test_no_query_matches_everything_and_filters_apply():
+    body = search_body(SearchRequest(language=["de"], site=["a.org"], entity=["Meta"], cluster="c1",
+                                     published_from=date(2025, 6, 1), published_to=date(2025, 6, 30)))
+    assert body["query"]["bool"]["must"] == [{"match_all": {}}]
+    filters = body["query"]["bool"]["filter"]
+    assert {"terms": {"language": ["de"]}} in filters and {"terms": {"site": ["a.org"]}} in filters
+    assert {"term": {"cluster_id": "c1"}} in filters
+    assert {"range": {"published": {"gte": "2025-06-01", "lte": "2025-06-30"}}} in filters
+    entity = next(f for f in filters if "bool" in f)
+    assert entity["bool"]["minimum_should_match"] == 1 and len(entity["bool"]["should"]) == 3
+
+
+def test_cursor_round_trips_and_replaces_from():
+    cursor = encode_cursor([1.5, "2025-06-24", "abc"])
+    body = search_body(SearchRequest(cursor=cursor, offset=20))
+    assert body["search_after"] == [1.5, "2025-06-24", "abc"] and "from" not in body
+
+
+@pytest.mark.parametrize("bad", ["", "!!!", encode_cursor({"a": 1}), encode_cursor([1, 2]), encode_cursor([{}, 1, 2])])
+def test_foreign_cursors_are_refused(bad):
+    with pytest.raises(ValueError):
+        decode_cursor(bad)
+
+
+def test_facets_tolerate_missing_aggregations():
+    facets = to_facets(None)
+    assert facets["language"] == [] and facets["over_time"] == []
