@@ -3,9 +3,11 @@
 # Maven Central) and a single-node Elasticsearch (the integ-test zip from Maven Central).
 #
 #   infra/stack.sh fetch            download artifacts into the cache (once)
-#   infra/stack.sh up [kafka|es]    start (idempotent: a running server is left alone)
+#   infra/stack.sh up [kafka|es]    start (idempotent: a running server is left alone, except an
+#                                   Elasticsearch without the current analysis plugin: restarted once)
 #   infra/stack.sh down [kafka|es]  stop (idempotent)
 #   infra/stack.sh status           one line per server
+#   infra/stack.sh plugin           build the newsflow-analysis plugin zip (cached) and print its path
 #
 # Settings (environment): NEWSFLOW_VAR (data and logs, default <repo>/.var),
 # NEWSFLOW_CACHE (downloaded artifacts), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
@@ -37,6 +39,11 @@ KAFKA_LIBS="$NEWSFLOW_CACHE/kafka-$KAFKA_VERSION/libs"
 ES_HOME="$NEWSFLOW_CACHE/elasticsearch-$ELASTICSEARCH_VERSION"
 KAFKA_VAR="$NEWSFLOW_VAR/kafka"
 ES_VAR="$NEWSFLOW_VAR/elasticsearch"
+# The project's analysis plugin (infra/es-plugin): built with Maven into the cache, installed
+# into the cached Elasticsearch. Its index template needs it (see infra/README.md).
+PLUGIN_NAME=newsflow-analysis
+PLUGIN_SRC="$INFRA_DIR/es-plugin"
+PLUGIN_CACHE="$NEWSFLOW_CACHE/es-plugin-$ELASTICSEARCH_VERSION"
 
 die() { echo "stack: $*" >&2; exit 1; }
 say() { echo "stack: $*"; }
@@ -86,6 +93,45 @@ fetch_es() {
   mv "$ES_HOME.tmp/elasticsearch-$ELASTICSEARCH_VERSION" "$ES_HOME"; rmdir "$ES_HOME.tmp"
   chmod -R a+rX "$ES_HOME"; chmod a+x "$ES_HOME"/bin/* "$ES_HOME"/lib/platform/*/* 2>/dev/null || true
   touch "$ES_HOME/.complete"
+}
+
+# ---------------------------------------------------------------- the analysis plugin
+
+# A digest of the plugin's sources names its build, so an edit rebuilds and reinstalls it.
+plugin_digest() {
+  (cd "$PLUGIN_SRC" && find pom.xml src -type f | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-16
+}
+
+build_es_plugin() {  # sets PLUGIN_ZIP
+  PLUGIN_ZIP="$PLUGIN_CACHE/$PLUGIN_NAME-$(plugin_digest).zip"
+  [ -f "$PLUGIN_ZIP" ] && return 0
+  need_maven
+  fetch_es  # the plugin is compiled against the Lucene version the server ships
+  local lucene
+  lucene=$(find "$ES_HOME/lib" -maxdepth 1 -name 'lucene-core-*.jar' -printf '%f\n' | sed -n 's/^lucene-core-\(.*\)\.jar$/\1/p')
+  [ -n "$lucene" ] || die "no lucene-core jar in $ES_HOME/lib"
+  say "building the $PLUGIN_NAME plugin for Elasticsearch $ELASTICSEARCH_VERSION (Lucene $lucene) with Maven"
+  rm -rf "$PLUGIN_CACHE/build"
+  mvn -q -B -f "$PLUGIN_SRC/pom.xml" package -Delasticsearch.version="$ELASTICSEARCH_VERSION" \
+      -Dlucene.version="$lucene" -Dplugin.build.dir="$PLUGIN_CACHE/build" \
+    || die "building the $PLUGIN_NAME plugin failed (see the Maven output above)"
+  cp "$PLUGIN_CACHE/build/$PLUGIN_NAME.zip" "$PLUGIN_ZIP.tmp" && mv "$PLUGIN_ZIP.tmp" "$PLUGIN_ZIP"
+}
+
+# Installs the current build into the cached Elasticsearch unless it is there already.
+install_es_plugin() {
+  need_java
+  build_es_plugin
+  local marker="$ES_HOME/.$PLUGIN_NAME" tool=(env ES_JAVA_HOME="$(es_java_home)" "$ES_HOME/bin/elasticsearch-plugin")
+  if [ -d "$ES_HOME/plugins/$PLUGIN_NAME" ] && [ "$(cat "$marker" 2>/dev/null)" = "$(basename "$PLUGIN_ZIP")" ]; then
+    return 0
+  fi
+  say "installing the $PLUGIN_NAME plugin into $ES_HOME"
+  if [ -d "$ES_HOME/plugins/$PLUGIN_NAME" ]; then "${tool[@]}" remove --silent "$PLUGIN_NAME" >/dev/null; fi
+  "${tool[@]}" install --batch --silent "file://$PLUGIN_ZIP" >/dev/null 2>&1 \
+    || die "installing $PLUGIN_ZIP into Elasticsearch failed"
+  chmod -R a+rX "$ES_HOME/plugins"
+  basename "$PLUGIN_ZIP" > "$marker"
 }
 
 # ---------------------------------------------------------------- Kafka
@@ -138,11 +184,20 @@ as_es_user() {
 es_up() {
   need_java
   local pidf="$ES_VAR/es.pid"
+  mkdir -p "$NEWSFLOW_CACHE"
+  # One `up` at a time: parallel test sessions must not build, install or restart twice.
+  if command -v flock >/dev/null 2>&1; then exec 9>"$NEWSFLOW_CACHE/.es-up.lock"; flock 9; fi
+  fetch_es
+  install_es_plugin
   if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
-    say "elasticsearch already running (pid $(cat "$pidf")) on http://127.0.0.1:$ES_PORT"; return 0
+    if [ "$(cat "$ES_VAR/plugin.loaded" 2>/dev/null)" = "$(cat "$ES_HOME/.$PLUGIN_NAME")" ]; then
+      say "elasticsearch already running (pid $(cat "$pidf")) on http://127.0.0.1:$ES_PORT"; return 0
+    fi
+    # A node started before this plugin build cannot create the project's indices.
+    say "restarting elasticsearch to load the current $PLUGIN_NAME plugin"
+    stop_pid elasticsearch "$pidf"
   fi
   port_busy "$ES_PORT" && die "port $ES_PORT is in use by another program: set ES_PORT"
-  fetch_es
   mkdir -p "$ES_VAR/data" "$ES_VAR/logs" "$ES_VAR/config" "$ES_VAR/tmp"
   cp -r "$ES_HOME/config/." "$ES_VAR/config/"
   cp "$INFRA_DIR/elasticsearch.yml" "$ES_VAR/config/elasticsearch.yml"
@@ -167,6 +222,7 @@ es_up() {
   # No GET / in this distribution's recent versions: cluster health is the readiness check.
   for _ in $(seq 1 180); do
     if curl -fsS "http://127.0.0.1:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; then
+      cp "$ES_HOME/.$PLUGIN_NAME" "$ES_VAR/plugin.loaded"
       say "elasticsearch up"; return 0
     fi
     sleep 0.5
@@ -197,7 +253,9 @@ status() {
 
 cmd="${1:-status}"; what="${2:-all}"
 case "$cmd:$what" in
-  fetch:*) fetch_kafka; fetch_es ;;
+  fetch:*) fetch_kafka; fetch_es; install_es_plugin ;;
+  # Under a fixed name too, for docker-compose and other Elasticsearch installations.
+  plugin:*) build_es_plugin >&2; cp "$PLUGIN_ZIP" "$PLUGIN_CACHE/$PLUGIN_NAME.zip"; echo "$PLUGIN_CACHE/$PLUGIN_NAME.zip" ;;
   up:kafka) kafka_up ;;
   up:es) es_up ;;
   up:all) kafka_up; es_up ;;
@@ -205,5 +263,5 @@ case "$cmd:$what" in
   down:es) stop_pid elasticsearch "$ES_VAR/es.pid" ;;
   down:all) stop_pid kafka "$KAFKA_VAR/kafka.pid"; stop_pid elasticsearch "$ES_VAR/es.pid" ;;
   status:*) status ;;
-  *) die "usage: stack.sh fetch|up|down|status [kafka|es]" ;;
+  *) die "usage: stack.sh fetch|up|down|status [kafka|es] | plugin" ;;
 esac

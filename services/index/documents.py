@@ -11,6 +11,11 @@ INPUT_SCHEMA = "news.enriched/1"
 # Fields that say when and by whom a document was made, not what it says: left out of the
 # content hash so an identical refetch hashes the same.
 _VOLATILE = {"fetched_at", "indexed_at", "trace_id", "content_hash"}
+# The same for the enrichment: how long each component took, and the embedding, which follows
+# from the text and the enrichment version (both hashed) but whose floats may differ in the
+# last bits between machines.
+_VOLATILE_ENRICHMENT = {"timings", "embedding"}
+ENTITY_KINDS = ("persons", "organizations", "locations")
 
 
 def external_version(fetched_at: str) -> int:
@@ -20,13 +25,47 @@ def external_version(fetched_at: str) -> int:
 
 def content_hash(doc: dict) -> str:
     stable = {k: v for k, v in doc.items() if k not in _VOLATILE}
+    if isinstance(stable.get("enrichment"), dict):
+        stable["enrichment"] = {k: v for k, v in stable["enrichment"].items() if k not in _VOLATILE_ENRICHMENT}
     return hashlib.sha256(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+def _strings(values) -> list[str]:
+    """Distinct non-empty strings in first-seen order; entity records give their name."""
+    seen: dict[str, None] = {}
+    for value in values if isinstance(values, list) else []:
+        name = value.get("name") if isinstance(value, dict) else value
+        if isinstance(name, str) and name.strip():
+            seen.setdefault(name.strip(), None)
+    return list(seen)
+
+
+def facets(enrichment: dict) -> dict:
+    """Keyword facets lifted out of the enrichment to short top-level fields (for aggregations,
+    the search API and Kibana). Every part of the enrichment may be missing."""
+    out: dict = {}
+    entities = enrichment.get("entities") if isinstance(enrichment.get("entities"), dict) else {}
+    by_kind = {kind: names for kind in ENTITY_KINDS if (names := _strings(entities.get(kind)))}
+    if by_kind:
+        out["entities"] = by_kind
+    if keywords := _strings(enrichment.get("keywords")):
+        out["keywords"] = keywords
+    topic = enrichment.get("topic")
+    topic = topic.get("topic") if isinstance(topic, dict) else topic
+    if isinstance(topic, str) and topic:
+        out["topic"] = topic
+    if isinstance(enrichment.get("cluster_id"), str) and enrichment["cluster_id"]:
+        out["cluster_id"] = enrichment["cluster_id"]
+    return out
 
 
 def to_action(event: dict, index: str, indexed_at: str) -> dict:
     """news.enriched/1 -> a bulk `index` action with document id = article id, versioned
-    externally by the fetch time."""
-    doc = {**event["payload"], "id": event["id"], "trace_id": event["trace_id"]}
+    externally by the fetch time. `external_gte`: an older fetch never overwrites a newer one,
+    but the same fetch reprocessed (a replay with a better parser or enricher) may.
+    Raises ValueError for a fetch time that is not ISO 8601."""
+    payload = event["payload"]
+    doc = {**payload, "id": event["id"], "trace_id": event["trace_id"], **facets(payload.get("enrichment") or {})}
     doc["content_hash"] = content_hash(doc)
     doc["indexed_at"] = indexed_at
     return {
@@ -34,6 +73,6 @@ def to_action(event: dict, index: str, indexed_at: str) -> dict:
         "_index": index,
         "_id": event["id"],
         "version": external_version(doc["fetched_at"]),
-        "version_type": "external",
+        "version_type": "external_gte",
         "_source": doc,
     }

@@ -1,45 +1,134 @@
-"""Bulk writes that never drop a document: transport errors and 429s are retried with backoff
-and jitter (the agent waits meanwhile, so consumption pauses: backpressure), version conflicts
-count as done, and only documents Elasticsearch rejects for what they are come back as failures."""
+"""Bulk writes that never drop a document.
+
+- Before writing, one `mget` of the batch's ids reads each stored document's content hash and
+  version: an identical refetch is not rewritten, and an older version is not even sent.
+- Bulk requests are bounded by count and bytes.
+- Transport errors, 429s and 5xx are retried with exponential backoff and jitter, for as long
+  as it takes; the caller waits meanwhile, so consumption pauses (backpressure).
+- Version conflicts (a newer version is indexed) count as done.
+- Only documents Elasticsearch rejects for what they are (mapping errors) come back as failures.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable, TypeVar
 
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch
 from elasticsearch.helpers import async_streaming_bulk
 
 from ..core.logs import get_logger
 
 log = get_logger("newsflow.index.writer")
 
-MAX_BACKOFF_S = 30.0
+MAX_BACKOFF_S = 10.0
+MAX_CHUNK_BYTES = 10 * 1024 * 1024
+T = TypeVar("T")
 
 
 @dataclass
 class BatchResult:
     written: int = 0
-    conflicts: int = 0      # an equal or newer version is already indexed: nothing to do
+    conflicts: int = 0      # a newer version is already indexed: nothing to do
+    unchanged: int = 0      # the same content is already indexed: not rewritten
     rejected: dict[int, str] = field(default_factory=dict)   # action position -> Elasticsearch's reason
+    retries: int = 0        # attempts that failed for a transient reason and were repeated
+
+
+def backoff_delay(attempt: int, max_backoff_s: float = MAX_BACKOFF_S) -> float:
+    """Exponential from 0.5 s, capped, with jitter so that replicas do not retry in step."""
+    return min(max_backoff_s, 0.5 * 2 ** min(attempt, 10)) * random.uniform(0.5, 1.0)
+
+
+def rejection_reason(status: int, error) -> str:
+    """Elasticsearch's reason, each level of its cause chain shortened: a reason may quote a
+    whole field value, and the cause (e.g. "immense term") is what tells why."""
+    if not isinstance(error, dict):
+        return f"{status} {error}"[:1000]
+    parts = []
+    while isinstance(error, dict) and len(parts) < 3:
+        parts.append(f"{error.get('type', '')}: {str(error.get('reason', ''))[:400]}")
+        error = error.get("caused_by")
+    return f"{status} " + " | caused by ".join(parts)
 
 
 def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-async def write_batch(es: AsyncElasticsearch, actions: list[dict], *, chunk_size: int = 500) -> BatchResult:
+async def retrying(call: Callable[[], Awaitable[T]], what: str, max_backoff_s: float = MAX_BACKOFF_S) -> T:
+    """Await `call()` until it succeeds; transport errors, 429 and 5xx are waited out, other API
+    errors (a bad request will not get better) are raised."""
+    attempt = 0
+    while True:
+        try:
+            return await call()
+        except ApiError as exc:
+            if not _retryable(exc.status_code):
+                raise
+            reason = f"{exc.status_code} {exc.error}"
+        except Exception as exc:  # noqa: BLE001 - transport down or timing out
+            reason = f"{type(exc).__name__}: {exc}"
+        attempt += 1
+        delay = backoff_delay(attempt, max_backoff_s)
+        log.warning(f"{what} failed, will retry", reason=reason[:300], attempt=attempt, delay_s=round(delay, 2))
+        await asyncio.sleep(delay)
+
+
+async def _stored(es: AsyncElasticsearch, actions: list[dict], max_backoff_s: float) -> list[tuple[str, int] | None]:
+    """(content hash, version) of each action's stored document, None where there is none.
+    mget is realtime: it sees writes not yet refreshed into search."""
+    docs = [{"_index": a["_index"], "_id": a["_id"]} for a in actions]
+    try:
+        found = await retrying(lambda: es.mget(docs=docs, source_includes=["content_hash"]), "reading stored hashes",
+                               max_backoff_s)
+    except ApiError as exc:  # e.g. the alias was removed: write everything, the bulk tells the rest
+        log.warning("could not read stored hashes", reason=f"{exc.status_code} {exc.error}")
+        return [None] * len(actions)
+    return [(d.get("_source", {}).get("content_hash"), int(d.get("_version", 0))) if d.get("found") else None
+            for d in found["docs"]]
+
+
+async def _plan(es: AsyncElasticsearch, actions: list[dict], result: BatchResult, max_backoff_s: float) -> list[int]:
+    """The positions worth sending. Identical content is skipped even when the event is newer:
+    a rewrite would change nothing a reader sees."""
+    stored = await _stored(es, actions, max_backoff_s)
+    current: dict[tuple[str, str], tuple[str, int]] = {}
+    send = []
+    for position, action in enumerate(actions):
+        key = (action["_index"], action["_id"])
+        known = current.get(key) or stored[position]
+        new = (action["_source"].get("content_hash"), int(action["version"]))
+        if known and known[0] == new[0]:
+            result.unchanged += 1
+        elif known and known[1] > new[1]:  # an older fetch; the same fetch reprocessed may replace
+            result.conflicts += 1
+        else:
+            send.append(position)
+            current[key] = new  # a later event for the same id in this batch compares with this one
+    return send
+
+
+async def write_batch(es: AsyncElasticsearch, actions: list[dict], *, chunk_size: int = 500,
+                      max_chunk_bytes: int = MAX_CHUNK_BYTES, max_backoff_s: float = MAX_BACKOFF_S,
+                      skip_unchanged: bool = True, require_alias: bool = False) -> BatchResult:
+    """Write the actions; returns only when every one is written, found unchanged or older, or
+    rejected by Elasticsearch. With `require_alias` the actions must target an alias: a missing
+    alias then stalls the writes (and says so) instead of auto-creating an unmapped index."""
     result = BatchResult()
-    pending = list(range(len(actions)))
+    options = {"require_alias": True} if require_alias else {}
+    pending = await _plan(es, actions, result, max_backoff_s) if skip_unchanged and actions else list(range(len(actions)))
     attempt = 0
     while pending:
         retry: list[int] = []
+        retry_reason = ""
         position = 0
         try:
             stream = async_streaming_bulk(
-                es, (actions[i] for i in pending), chunk_size=chunk_size, max_chunk_bytes=50 * 1024 * 1024,
-                raise_on_error=False, max_retries=3, initial_backoff=1, max_backoff=MAX_BACKOFF_S, yield_ok=True,
+                es, (actions[i] for i in pending), chunk_size=chunk_size, max_chunk_bytes=max_chunk_bytes,
+                raise_on_error=False, max_retries=0, yield_ok=True, **options,
             )
             async for ok, item in stream:
                 index_of = pending[position]
@@ -50,16 +139,20 @@ async def write_batch(es: AsyncElasticsearch, actions: list[dict], *, chunk_size
                     result.written += 1
                 elif status == 409:
                     result.conflicts += 1
-                elif _retryable(status):
+                elif _retryable(status) or (require_alias and status == 404):
                     retry.append(index_of)
+                    retry_reason = retry_reason or rejection_reason(status, info.get("error", {}))
                 else:
-                    error = info.get("error", {})
-                    result.rejected[index_of] = f"{status} {error.get('type', '')}: {error.get('reason', error)}"[:2000]
-        except Exception as exc:  # noqa: BLE001 - transport down or timing out: retry the rest
-            retry = retry + pending[position:]
-            log.warning("bulk write failed, will retry", error=type(exc).__name__, reason=str(exc)[:300], pending=len(retry))
+                    result.rejected[index_of] = rejection_reason(status, info.get("error", {}))
+        except Exception as exc:  # noqa: BLE001 - transport down, 429 or 5xx for the whole request: retry the rest
+            retry += pending[position:]
+            retry_reason = f"{exc.status_code} {exc.error}" if isinstance(exc, ApiError) else f"{type(exc).__name__}: {exc}"
         pending = retry
         if pending:
             attempt += 1
-            await asyncio.sleep(min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.0))
+            result.retries += 1
+            delay = backoff_delay(attempt, max_backoff_s)
+            log.warning("bulk write incomplete, will retry", reason=retry_reason[:300], pending=len(pending),
+                        attempt=attempt, delay_s=round(delay, 2))
+            await asyncio.sleep(delay)
     return result

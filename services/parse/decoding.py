@@ -30,6 +30,8 @@ _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f") + b"\x7f"
 # Valid UTF-8 with a few broken bytes (mixed sources, a cut-off page) is still UTF-8:
 # it must carry this many well-formed non-ASCII characters per replaced byte.
 _UTF8_GOOD_PER_BAD = 20
+# Detection results this close in "chaos" (mess) are treated as equally good.
+_CHAOS_TIE = 0.01
 
 
 class UndecodableInput(ValueError):
@@ -118,13 +120,21 @@ def _as_utf8(data: bytes) -> str | None:
 
 def _detected(data: bytes) -> str:
     """Statistical detection on a sample; windows-1252 (never fails) as the last resort."""
-    sample = data[:DETECTION_SAMPLE_BYTES]
-    best = from_bytes(sample).best()
-    codec = _codec_name(best.encoding) if best is not None else None
-    for candidate in (codec, "cp1252"):
-        if candidate:
+    for codec in (_likeliest_codec(data[:DETECTION_SAMPLE_BYTES]), "cp1252"):
+        if codec:
             try:
-                return data.decode(candidate)
+                return data.decode(codec)
             except UnicodeDecodeError:
                 continue
     return data.decode("cp1252", errors="replace")
+
+
+def _likeliest_codec(sample: bytes) -> str | None:
+    """charset_normalizer's best guess; windows-1252 among equally good guesses, because short
+    samples leave several codecs tied and it is by far the most common legacy charset."""
+    results = from_bytes(sample)
+    best = results.best()
+    if best is None:
+        return None
+    tied = {_codec_name(match.encoding) for match in results if match.chaos <= best.chaos + _CHAOS_TIE}
+    return "cp1252" if "cp1252" in tied else _codec_name(best.encoding)

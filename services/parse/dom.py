@@ -3,35 +3,38 @@
 from __future__ import annotations
 
 import re
+import threading
 
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
 # Real articles stay far below this once scripts and styles are gone (the largest of the 88
-# benchmark pages has 0.2 MB left); markup beyond it is cut off rather than parsed.
-MAX_MARKUP_CHARS = 2_000_000
+# benchmark pages has 0.2 MB left); markup beyond it is cut off rather than parsed, which
+# bounds the extractors' time (about 5 s for 1 MB of nothing but paragraphs).
+MAX_MARKUP_CHARS = 1_000_000
 # Deeper elements are flattened into their ancestor at this depth: the extractors recurse
 # over the tree, and no real layout nests this deep.
 MAX_DEPTH = 180
 # Blocks that hold no readable text: dropped first when a page is over the size cap.
 # JSON-LD is kept, it carries the metadata.
-_NON_TEXT_BLOCKS = ("script", "style", "svg", "noscript", "template")
+_NON_TEXT_BLOCKS = (b"script", b"style", b"svg", b"noscript", b"template")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 # Tags that nest without bound in broken markup (unclosed <div>/<font>): removed, keeping
 # their text, when the parser gives up on depth.
 _NESTING_TAGS = re.compile(r"</?(?:div|span|font|b|i|u|em|strong|small|big|center|section|article|a|blockquote|ul|ol|li|table|tbody|tr|td)\b[^>]*>", re.IGNORECASE)
 
 # lxml keeps at most 2048 levels with huge_tree (256 without), dropping all that follows.
-_PARSER = HTMLParser(collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True, huge_tree=True)
+# One parser per thread: lxml parsers must not be shared across threads.
+_parsers = threading.local()
 
 
 class UnparsableMarkup(ValueError):
     """No HTML tree could be built."""
 
 
-def parse_html(markup: str) -> tuple[HtmlElement, bool]:
-    """The page's tree and whether the markup had to be cut to fit the size cap."""
-    markup, truncated = cap_markup(_XML_DECLARATION.sub("", markup, count=1))
+def parse_html(markup: str) -> HtmlElement:
+    """The page's tree; markup over the size cap is cut, what nests too deep is flattened."""
+    markup = xml_safe(cap_markup(_XML_DECLARATION.sub("", markup, count=1)))
     if not markup.strip():
         raise UnparsableMarkup("empty page")
     tree = _parse(markup)
@@ -40,48 +43,64 @@ def parse_html(markup: str) -> tuple[HtmlElement, bool]:
     if tree is None:
         raise UnparsableMarkup("no HTML tree")
     flatten_deep_nesting(tree)
-    return tree, truncated
+    return tree
 
 
-def cap_markup(markup: str) -> tuple[str, bool]:
+def cap_markup(markup: str) -> str:
     """Fit markup under MAX_MARKUP_CHARS: drop non-text blocks, then cut the rest."""
-    if len(markup) <= MAX_MARKUP_CHARS:
-        return markup, False
-    markup = drop_non_text_blocks(markup)
-    if len(markup) <= MAX_MARKUP_CHARS:
-        return markup, False
-    return markup[:MAX_MARKUP_CHARS], True
+    if len(markup) > MAX_MARKUP_CHARS:
+        markup = drop_non_text_blocks(markup)
+    return markup[:MAX_MARKUP_CHARS]
+
+
+def xml_safe(markup: str) -> str:
+    """Without NUL characters and lone surrogates, which make lxml stop or fail."""
+    markup = markup.replace("\x00", "")
+    try:
+        markup.encode("utf-8")
+    except UnicodeEncodeError:
+        markup = markup.encode("utf-8", errors="replace").decode("utf-8")
+    return markup
 
 
 def drop_non_text_blocks(markup: str) -> str:
     """Remove <script>, <style> and similar blocks in one linear pass (no regex backtracking
     on huge pages); an unclosed block swallows the rest of the page, as in a browser."""
-    lower = markup.lower()
-    kept: list[str] = []
+    # bytes.lower() touches ASCII only, so offsets in `lower` are offsets in `data`
+    data = markup.encode("utf-8", errors="surrogatepass")
+    lower = data.lower()
+    openings = _BlockOpenings(lower)
+    kept: list[bytes] = []
     pos = 0
-    while True:
-        start, tag = _next_block(lower, pos)
-        if start < 0:
-            kept.append(markup[pos:])
-            return "".join(kept)
-        kept.append(markup[pos:start])
-        end = lower.find(f"</{tag}", start)
-        close = lower.find(">", end) if end >= 0 else -1
+    while (found := openings.next_at_or_after(pos)) is not None:
+        start, tag = found
+        kept.append(data[pos:start])
+        end = lower.find(b"</" + tag, start)
+        close = lower.find(b">", end) if end >= 0 else -1
         if close < 0:
-            return "".join(kept)
-        if tag == "script" and "ld+json" in lower[start:lower.find(">", start)]:
-            kept.append(markup[start:close + 1])
+            pos = len(data)
+            break
+        if tag == b"script" and b"ld+json" in lower[start:lower.find(b">", start)]:
+            kept.append(data[start:close + 1])
         pos = close + 1
+    kept.append(data[pos:])
+    return b"".join(kept).decode("utf-8", errors="surrogatepass")
 
 
-def _next_block(lower: str, pos: int) -> tuple[int, str]:
-    """The earliest opening tag of a non-text block at or after pos."""
-    best, best_tag = -1, ""
-    for tag in _NON_TEXT_BLOCKS:
-        found = lower.find(f"<{tag}", pos)
-        if found >= 0 and (best < 0 or found < best):
-            best, best_tag = found, tag
-    return best, best_tag
+class _BlockOpenings:
+    """Next opening tag of each non-text block, each searched again only once passed, so
+    that the whole scan stays linear in the page size."""
+
+    def __init__(self, lower: bytes) -> None:
+        self._lower = lower
+        self._next = {tag: lower.find(b"<" + tag) for tag in _NON_TEXT_BLOCKS}
+
+    def next_at_or_after(self, pos: int) -> tuple[int, bytes] | None:
+        for tag, found in self._next.items():
+            if 0 <= found < pos:
+                self._next[tag] = self._lower.find(b"<" + tag, pos)
+        candidates = [(found, tag) for tag, found in self._next.items() if found >= 0]
+        return min(candidates) if candidates else None
 
 
 def flatten_deep_nesting(tree: HtmlElement) -> None:
@@ -90,12 +109,19 @@ def flatten_deep_nesting(tree: HtmlElement) -> None:
         etree.strip_tags(element, "*")
 
 
+def _parser() -> HTMLParser:
+    if not hasattr(_parsers, "html"):
+        _parsers.html = HTMLParser(collect_ids=False, default_doctype=False, remove_comments=True,
+                                   remove_pis=True, huge_tree=True)
+    return _parsers.html
+
+
 def _parse(markup: str) -> HtmlElement | None:
     try:
-        return document_fromstring(markup, parser=_PARSER)
+        return document_fromstring(markup, parser=_parser())
     except (etree.ParserError, ValueError):
         return None
 
 
 def _parser_gave_up_on_depth() -> bool:
-    return any("Excessive depth" in entry.message for entry in _PARSER.error_log)
+    return any("Excessive depth" in entry.message for entry in _parser().error_log)

@@ -3,19 +3,20 @@
 The parse stage runs extraction in a worker thread, where signals cannot reach: a watchdog
 thread raises `TimeLimitExceeded` inside the guarded thread instead (CPython's
 PyThreadState_SetAsyncExc). It lands between two bytecodes, so a single long C call (an lxml
-parse) finishes first: input size caps elsewhere keep every such call short.
+parse) finishes first: the size caps in dom.py keep every such call short.
 """
 
 from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# After the first strike the watchdog strikes again at this interval, in case library code
-# swallowed the exception with a bare `except:`.
-_RESTRIKE_S = 0.25
+# After a strike the watchdog strikes again at this interval, in case library code swallowed
+# the exception with a bare `except:`.
+RESTRIKE_S = 0.25
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 
 
@@ -25,56 +26,70 @@ class TimeLimitExceeded(BaseException):
     A BaseException, so that libraries' `except Exception` blocks do not swallow it."""
 
 
-class _Watchdog:
-    def __init__(self, thread_id: int, seconds: float) -> None:
-        self._thread_id = thread_id
-        self._seconds = seconds
-        self._lock = threading.Lock()
-        self._armed = True
+class _Guard:
+    def __init__(self, seconds: float) -> None:
+        self.thread_id = threading.get_ident()
+        self.deadline = time.monotonic() + seconds
         self.fired = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="extract-time-limit", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+
+class _Watchdog:
+    """One thread for the whole process, waking at the earliest deadline of the guards."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._guards: set[_Guard] = set()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, guard: _Guard) -> None:
+        with self._changed:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._watch, name="extract-time-limit", daemon=True)
+                self._thread.start()
+            self._guards.add(guard)
+            self._changed.notify()
+
+    def disarm(self, guard: _Guard) -> None:
+        """Forget the guard; clear a strike that was sent but has not landed yet."""
+        with self._changed:
+            self._guards.discard(guard)
+            if guard.fired:
+                _set_async_exc(ctypes.c_ulong(guard.thread_id), None)
 
     def _watch(self) -> None:
-        timeout = self._seconds
-        while not self._stop.wait(timeout):
-            with self._lock:
-                if not self._armed:
-                    return
-                self.fired = True
-                _set_async_exc(ctypes.c_ulong(self._thread_id), ctypes.py_object(TimeLimitExceeded))
-            timeout = _RESTRIKE_S
-
-    def disarm(self) -> None:
-        """Stop the watchdog; clear a strike that was sent but has not landed yet."""
-        with self._lock:
-            self._armed = False
-            if self.fired:
-                _set_async_exc(ctypes.c_ulong(self._thread_id), None)
-        self._stop.set()
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                for guard in self._guards:
+                    if guard.deadline <= now:
+                        guard.fired = True
+                        guard.deadline = now + RESTRIKE_S
+                        _set_async_exc(ctypes.c_ulong(guard.thread_id), ctypes.py_object(TimeLimitExceeded))
+                next_deadline = min((guard.deadline for guard in self._guards), default=None)
+                self._changed.wait(None if next_deadline is None else max(next_deadline - now, 0.001))
 
 
-def _disarm(watchdog: _Watchdog) -> None:
-    # A strike can land inside disarm() itself; the next one comes only _RESTRIKE_S later,
-    # so a second try always gets through.
-    try:
-        watchdog.disarm()
-    except TimeLimitExceeded:
-        watchdog.disarm()
+_watchdog = _Watchdog()
 
 
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise TimeLimitExceeded in the current thread if the block runs longer than `seconds`."""
-    watchdog = _Watchdog(threading.get_ident(), seconds)
-    watchdog.start()
+    guard = _Guard(seconds)
+    _watchdog.arm(guard)
     try:
         yield
     finally:
-        _disarm(watchdog)
+        _disarm(guard)
     # the strike was cleared before it landed: the block overran all the same
-    if watchdog.fired:
+    if guard.fired:
         raise TimeLimitExceeded
+
+
+def _disarm(guard: _Guard) -> None:
+    # A strike can land inside disarm() itself; the next one comes only RESTRIKE_S later,
+    # so a second try always gets through.
+    try:
+        _watchdog.disarm(guard)
+    except TimeLimitExceeded:
+        _watchdog.disarm(guard)

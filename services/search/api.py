@@ -1,21 +1,46 @@
-"""The search API: GET /search, GET /articles/{id}, GET /health, GET /metrics."""
+"""The search API: GET /search, GET /articles/{id}, GET /articles/{id}/similar, GET /health,
+GET /metrics, and a small web page at /.
+
+Parameters are validated by FastAPI (bad input: 422 with the reason) and only ever become
+values inside the bodies that `query.py` builds. With NEWSFLOW_API_KEY set, every endpoint
+but /health wants it in the `X-API-Key` header (or `api_key` query parameter for the page).
+"""
 
 from __future__ import annotations
 
+import secrets
+import time
 from contextlib import asynccontextmanager
-from typing import Annotated
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
 
 from elasticsearch import NotFoundError
-from fastapi import FastAPI, HTTPException, Query, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from fastapi.responses import FileResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from ..core.es import es_client
 from ..core.settings import get_settings
-from .query import search_body, to_facets, to_hit
+from .query import SearchRequest, decode_cursor, next_cursor, search_body, similar_body, to_facets, to_hit
 
 settings = get_settings()
-SEARCHES = Counter("newsflow_searches_total", "Search requests answered")
+PAGE = Path(__file__).resolve().parent / "static" / "index.html"
+SEARCHES = Counter("newsflow_searches_total", "Search requests answered", ["endpoint"])
+LATENCY = Histogram("newsflow_search_seconds", "Time to answer a search", ["endpoint"],
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+ARTICLE_ID = PathParam(pattern=r"^[0-9a-f]{32}$", description="article id (32 hex digits)")
+Terms = Annotated[list[str], Query(max_length=10)]
+
+
+def require_key(request: Request) -> None:
+    expected = settings.api_key
+    if not expected:
+        return
+    given = request.headers.get("x-api-key") or request.query_params.get("api_key") or ""
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(401, "missing or wrong API key (X-API-Key header)")
 
 
 @asynccontextmanager
@@ -25,10 +50,11 @@ async def lifespan(app: FastAPI):
     await app.state.es.close()
 
 
-app = FastAPI(title="newsflow search", version="0.1.0", lifespan=lifespan)
+app = FastAPI(title="newsflow search", version="0.2.0", lifespan=lifespan,
+              description="Full-text, filtered, faceted search over the articles the pipeline indexed.")
 
 
-@app.get("/health")
+@app.get("/health", summary="Liveness, and whether Elasticsearch answers")
 async def health() -> dict:
     try:
         cluster = await app.state.es.options(request_timeout=3, max_retries=0).cluster.health()
@@ -37,29 +63,54 @@ async def health() -> dict:
         return {"status": "degraded", "elasticsearch": f"unreachable: {type(exc).__name__}"}
 
 
-@app.get("/search")
+@app.get("/search", dependencies=[Depends(require_key)], summary="Search articles")
 async def search(
-    q: Annotated[str, Query(min_length=1, max_length=500, description="simple query syntax: words, \"phrases\", +must, -not, prefix*")],
-    language: Annotated[str | None, Query(pattern=r"^[a-z]{2,3}$")] = None,
-    site: Annotated[str | None, Query(max_length=253)] = None,
+    q: Annotated[str | None, Query(max_length=500, description='simple query syntax: words, "phrases", +must, -not, prefix*')] = None,
+    site: Terms = [],
+    language: Annotated[list[str], Query(max_length=10, description="ISO 639-1 codes")] = [],
+    topic: Terms = [],
+    entity: Annotated[list[str], Query(max_length=5, description="a person, organisation or place named in the article")] = [],
+    cluster: Annotated[str | None, Query(max_length=64)] = None,
+    published_from: Annotated[date | None, Query(alias="from")] = None,
+    published_to: Annotated[date | None, Query(alias="to")] = None,
+    sort: Literal["relevance", "date"] = "relevance",
     size: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0, le=10000)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000, description="for shallow pages; use cursor to go deeper")] = 0,
+    cursor: Annotated[str | None, Query(max_length=2000, description="the next_cursor of the previous page")] = None,
 ) -> dict:
-    body = search_body(q, size=size, offset=offset, language=language, site=site)
+    for code in language:
+        if not (2 <= len(code) <= 3 and code.isalpha() and code.islower()):
+            raise HTTPException(422, f"language must be an ISO 639-1 code, not {code!r}")
+    if cursor:
+        try:
+            decode_cursor(cursor)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+    if published_from and published_to and published_from > published_to:
+        raise HTTPException(422, "'from' is after 'to'")
+    request = SearchRequest(q=q, site=site, language=language, topic=topic, entity=entity, cluster=cluster,
+                            published_from=published_from, published_to=published_to, sort=sort, size=size,
+                            offset=offset, cursor=cursor)
+    started = time.perf_counter()
     try:
-        result = await app.state.es.search(index=settings.index_alias, **body)
+        result = await app.state.es.search(index=settings.index_alias, **search_body(request))
     except NotFoundError:  # nothing indexed yet: the index stage creates the alias
-        return {"total": 0, "hits": [], "facets": {}}
-    SEARCHES.inc()
+        return {"total": 0, "hits": [], "facets": to_facets(None), "next_cursor": None}
+    finally:
+        LATENCY.labels("search").observe(time.perf_counter() - started)
+    SEARCHES.labels("search").inc()
+    hits = result["hits"]["hits"]
     return {
         "total": result["hits"]["total"]["value"],
-        "hits": [to_hit(h) for h in result["hits"]["hits"]],
+        "took_ms": result["took"],
+        "hits": [to_hit(h) for h in hits],
         "facets": to_facets(result.get("aggregations")),
+        "next_cursor": next_cursor(hits, size),
     }
 
 
-@app.get("/articles/{article_id}")
-async def article(article_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]) -> dict:
+@app.get("/articles/{article_id}", dependencies=[Depends(require_key)], summary="One article, as indexed")
+async def article(article_id: Annotated[str, ARTICLE_ID]) -> dict:
     try:
         doc = await app.state.es.get(index=settings.index_alias, id=article_id)
     except NotFoundError:
@@ -67,9 +118,25 @@ async def article(article_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$"
     return doc["_source"]
 
 
-@app.get("/metrics")
+@app.get("/articles/{article_id}/similar", dependencies=[Depends(require_key)], summary="Articles like this one")
+async def similar(article_id: Annotated[str, ARTICLE_ID], size: Annotated[int, Query(ge=1, le=50)] = 10) -> dict:
+    try:
+        doc = await app.state.es.get(index=settings.index_alias, id=article_id, source=False)
+    except NotFoundError:
+        raise HTTPException(404, f"no article {article_id}") from None
+    result = await app.state.es.search(index=settings.index_alias, **similar_body(article_id, doc["_index"], size))
+    SEARCHES.labels("similar").inc()
+    return {"id": article_id, "hits": [to_hit(h) for h in result["hits"]["hits"]]}
+
+
+@app.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@app.get("/", include_in_schema=False)
+async def page() -> FileResponse:
+    return FileResponse(PAGE, media_type="text/html")
 
 
 def main() -> None:

@@ -3,30 +3,125 @@ caller sends reaches Elasticsearch except as a value inside these bodies."""
 
 from __future__ import annotations
 
-SEARCH_FIELDS = ["title^3", "lead^2", "text"]
-FACETS = {"site": "site", "language": "language", "page_type": "page_type"}
-HIT_FIELDS = ["id", "url", "final_url", "title", "published", "language", "site", "site_name", "author", "lead"]
+import base64
+from dataclasses import dataclass, field
+from datetime import date
+
+import orjson
+
+# Each text field has German and English stemmed sub-fields (services/index/template.json): an
+# inflected form ("Talent" for "Talente") matches through them; an exact form also scores on
+# the folded field itself (simple_query_string adds up the fields), so it ranks higher.
+TEXT_FIELDS = {"title": 3, "lead": 2, "text": 1}
+LANGUAGE_SUBFIELDS = ("de", "en")
+SEARCH_FIELDS = [f"{name}^{boost}" for name, boost in TEXT_FIELDS.items()] + [
+    f"{name}.{lang}^{boost * 2 / 3:g}" for name, boost in TEXT_FIELDS.items() for lang in LANGUAGE_SUBFIELDS]
+_HIGHLIGHT = {"title": {"number_of_fragments": 0}, "lead": {}, "text": {"fragment_size": 160, "number_of_fragments": 2}}
+HIT_FIELDS = ["id", "url", "final_url", "title", "published", "language", "site", "site_name", "author", "lead",
+              "topic", "cluster_id"]
+# facet name -> keyword field of the index mapping
+FACETS = {
+    "site": "site",
+    "language": "language",
+    "topic": "topic",
+    "persons": "entities.persons",
+    "organizations": "entities.organizations",
+    "locations": "entities.locations",
+}
+ENTITY_FIELDS = ["entities.persons", "entities.organizations", "entities.locations"]
+SORTS = {
+    # the id tie-breaker makes search_after pages stable
+    "relevance": [{"_score": "desc"}, {"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
+    "date": [{"published": {"order": "desc", "missing": "_last"}}, {"_score": "desc"}, {"id": "asc"}],
+}
 
 
-def search_body(q: str, *, size: int, offset: int, language: str | None = None, site: str | None = None) -> dict:
-    filters = [{"term": {field: value}} for field, value in (("language", language), ("site", site)) if value]
-    return {
-        "query": {
-            "bool": {
-                # simple_query_string never fails on syntax: "+", "-", quotes and "*" only.
-                "must": [{"simple_query_string": {"query": q, "fields": SEARCH_FIELDS, "default_operator": "or"}}],
-                "filter": filters,
-            }
-        },
-        "from": offset,
-        "size": size,
+@dataclass(frozen=True)
+class SearchRequest:
+    q: str | None = None
+    site: list[str] = field(default_factory=list)
+    language: list[str] = field(default_factory=list)
+    topic: list[str] = field(default_factory=list)
+    entity: list[str] = field(default_factory=list)
+    cluster: str | None = None
+    published_from: date | None = None
+    published_to: date | None = None
+    sort: str = "relevance"
+    size: int = 10
+    offset: int = 0
+    cursor: str | None = None
+
+
+def encode_cursor(sort_values: list) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(sort_values)).decode("ascii")
+
+
+def decode_cursor(cursor: str) -> list:
+    """A cursor is only ever a list of sort values we produced; anything else is refused."""
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, orjson.JSONDecodeError):
+        raise ValueError("cursor is not one this API issued") from None
+    if not isinstance(values, list) or len(values) != 3 or not all(isinstance(v, (int, float, str, type(None))) for v in values):
+        raise ValueError("cursor is not one this API issued")
+    return values
+
+
+def _filters(req: SearchRequest) -> list[dict]:
+    filters = [{"terms": {FACETS[name]: values}} for name, values in
+               (("site", req.site), ("language", req.language), ("topic", req.topic)) if values]
+    for name in req.entity:  # every named entity must appear, whatever its type
+        filters.append({"bool": {"should": [{"term": {f: name}} for f in ENTITY_FIELDS], "minimum_should_match": 1}})
+    if req.cluster:
+        filters.append({"term": {"cluster_id": req.cluster}})
+    if req.published_from or req.published_to:
+        bounds = {"gte": req.published_from and req.published_from.isoformat(),
+                  "lte": req.published_to and req.published_to.isoformat()}
+        filters.append({"range": {"published": {k: v for k, v in bounds.items() if v}}})
+    return filters
+
+
+def text_query(q: str | None) -> dict:
+    if not q:
+        return {"match_all": {}}
+    # simple_query_string never fails on syntax: words, "phrases", +, -, | and prefix*.
+    return {"simple_query_string": {"query": q, "fields": SEARCH_FIELDS, "default_operator": "or"}}
+
+
+def search_body(req: SearchRequest) -> dict:
+    body = {
+        "query": {"bool": {"must": [text_query(req.q)], "filter": _filters(req)}},
+        "size": req.size,
+        "sort": SORTS[req.sort],
         "track_total_hits": True,
         "_source": HIT_FIELDS,
         "highlight": {
-            "pre_tags": ["<mark>"], "post_tags": ["</mark>"],
-            "fields": {"title": {"number_of_fragments": 0}, "lead": {}, "text": {"fragment_size": 160, "number_of_fragments": 2}},
+            "pre_tags": ["<mark>"], "post_tags": ["</mark>"], "encoder": "html",
+            "fields": {**_HIGHLIGHT, **{f"{name}.{lang}": spec for name, spec in _HIGHLIGHT.items() for lang in LANGUAGE_SUBFIELDS}},
         },
-        "aggs": {name: {"terms": {"field": field, "size": 20}} for name, field in FACETS.items()},
+        "aggs": {
+            **{name: {"terms": {"field": f, "size": 10}} for name, f in FACETS.items()},
+            "over_time": {"date_histogram": {"field": "published", "calendar_interval": "month", "min_doc_count": 1}},
+        },
+    }
+    if req.cursor:
+        body["search_after"] = decode_cursor(req.cursor)
+    else:
+        body["from"] = req.offset
+    return body
+
+
+def similar_body(article_id: str, index: str, size: int) -> dict:
+    """More-like-this on the article's own text: works on any Elasticsearch, no vectors needed."""
+    return {
+        "query": {"more_like_this": {
+            "fields": ["title", "lead", "text"], "like": [{"_index": index, "_id": article_id}],
+            "min_term_freq": 1, "min_doc_freq": 1, "max_query_terms": 40, "min_word_length": 3,
+            # short articles share few distinctive terms; the default 30% finds almost nothing
+            "minimum_should_match": "10%",
+        }},
+        "size": size,
+        "_source": HIT_FIELDS,
     }
 
 
@@ -40,13 +135,33 @@ def to_hit(hit: dict) -> dict:
         "language": source.get("language"),
         "site": source.get("site"),
         "author": source.get("author"),
+        "lead": source.get("lead"),
+        "topic": source.get("topic"),
+        "cluster_id": source.get("cluster_id"),
         "score": hit.get("_score"),
-        "highlight": hit.get("highlight", {}),
+        "highlight": _merged_highlight(hit.get("highlight", {})),
     }
 
 
-def to_facets(aggregations: dict) -> dict:
-    return {
-        name: [{"value": b["key"], "count": b["doc_count"]} for b in agg.get("buckets", [])]
-        for name, agg in (aggregations or {}).items()
+def _merged_highlight(highlight: dict) -> dict:
+    """Fragments of a stemmed sub-field ("text.de") under their field ("text"), the first
+    one that has any: callers see the fields they know."""
+    merged: dict = {}
+    for field in sorted(highlight, key=lambda f: "." in f):
+        merged.setdefault(field.split(".")[0], highlight[field])
+    return merged
+
+
+def to_facets(aggregations: dict | None) -> dict:
+    aggregations = aggregations or {}
+    facets = {
+        name: [{"value": b["key"], "count": b["doc_count"]} for b in aggregations.get(name, {}).get("buckets", [])]
+        for name in FACETS
     }
+    facets["over_time"] = [{"month": b["key_as_string"][:7], "count": b["doc_count"]}
+                           for b in aggregations.get("over_time", {}).get("buckets", [])]
+    return facets
+
+
+def next_cursor(hits: list[dict], size: int) -> str | None:
+    return encode_cursor(hits[-1]["sort"]) if len(hits) == size and hits and "sort" in hits[-1] else None

@@ -45,4 +45,4 @@ def test_seed_article_goes_from_url_to_search_hit(services, settings, sample_sit
     assert article["enrichment"]["language"]["code"] == "de"
     assert httpx.get(f"{api}/articles/{'0' * 32}", timeout=10).status_code == 404
     assert httpx.get(f"{api}/articles/not-an-id", timeout=10).status_code == 422
-    assert httpx.get(f"{api}/search", params={"q": ""}, timeout=10).status_code == 422
+    assert httpx.get(f"{api}/search", params={"q": "x" * 501}, timeout=10).status_code == 422

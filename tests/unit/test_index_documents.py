@@ -14,7 +14,7 @@ def _enriched(fetched_at="2025-06-24T10:00:00.000Z", text="Body"):
 def test_action_is_idempotent_by_article_id_and_versioned_by_fetch_time():
     action = to_action(_enriched(), "articles", "2025-06-24T11:00:00Z")
     assert action["_id"] == "c" * 32 and action["_index"] == "articles"
-    assert action["version_type"] == "external"
+    assert action["version_type"] == "external_gte"
     assert action["version"] == external_version("2025-06-24T10:00:00.000Z") == 1750759200000
 
 
@@ -28,3 +28,32 @@ def test_content_hash_ignores_when_but_not_what():
     c = to_action(_enriched(text="Changed body"), "articles", "x")["_source"]
     assert a["content_hash"] == b["content_hash"] != c["content_hash"]
     assert content_hash(a) == a["content_hash"]
+
+
+def test_enrichment_facets_are_lifted_to_keyword_fields():
+    event = _enriched()
+    event["payload"]["enrichment"].update({
+        "entities": {"persons": [{"name": "Mark Zuckerberg", "count": 3, "first_offset": 0},
+                                 {"name": "Mark Zuckerberg", "count": 1, "first_offset": 9}],
+                     "organizations": [{"name": "Meta", "count": 2, "first_offset": 4}], "locations": []},
+        "keywords": ["KI", "Talente"], "topic": {"topic": "technology", "scores": {"technology": 0.8}},
+        "cluster_id": "c1", "embedding": [0.0] * 384,
+    })
+    source = to_action(event, "articles", "x")["_source"]
+    assert source["entities"] == {"persons": ["Mark Zuckerberg"], "organizations": ["Meta"]}
+    assert (source["keywords"], source["topic"], source["cluster_id"]) == (["KI", "Talente"], "technology", "c1")
+    assert len(source["enrichment"]["embedding"]) == 384  # mapped in place as a dense_vector
+
+
+def test_missing_or_odd_enrichment_parts_leave_the_facets_out():
+    event = _enriched()
+    event["payload"]["enrichment"].update({"entities": None, "keywords": "not a list", "topic": None})
+    source = to_action(event, "articles", "x")["_source"]
+    assert not {"entities", "keywords", "topic", "cluster_id"} & source.keys()
+
+
+def test_embedding_noise_and_timings_are_not_a_content_change():
+    a, b = _enriched(), _enriched()
+    a["payload"]["enrichment"].update(embedding=[0.1] * 384, timings={"entities": 0.31})
+    b["payload"]["enrichment"].update(embedding=[0.1000001] * 384, timings={"entities": 0.29})
+    assert to_action(a, "articles", "x")["_source"]["content_hash"] == to_action(b, "articles", "y")["_source"]["content_hash"]
