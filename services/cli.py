@@ -14,7 +14,8 @@ SERVICES = ("fetch", "parse", "enrich", "index", "search")
 
 
 def cmd_extract(args) -> int:
-    """Parse saved HTML files offline with exactly the parse service's code."""
+    """Parse saved HTML files offline with exactly the parse service's code; with --enrich, run
+    the enrich stage's function on the result too (it asks the local CoreNLP server)."""
     from .parse.extract import ExtractionError, extract_article
 
     status = 0
@@ -23,13 +24,33 @@ def cmd_extract(args) -> int:
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
         try:
-            article = extract_article(data, args.url)
-        except ExtractionError as exc:
-            article, status = {"file": name, "error": "ExtractionError", "reason": str(exc)}, 1
-        else:
-            article = {"file": name, **article}
+            if args.enrich:
+                article = {"file": name, **_extract_enriched(data, args.url or Path(name).resolve().as_uri())}
+            else:
+                article = {"file": name, **extract_article(data, args.url)}
+        except Exception as exc:  # noqa: BLE001 - one bad file is reported, the others go on
+            if not isinstance(exc, ExtractionError) and not args.enrich:
+                raise
+            article, status = {"file": name, "error": type(exc).__name__, "reason": str(exc)}, 1
         sys.stdout.buffer.write(orjson.dumps(article) + b"\n")
     return status
+
+
+def _extract_enriched(html: bytes, url: str) -> dict:
+    """The file as the services see it: a news.raw event through parse() and enrich(). The
+    cluster id is the provisional one (no stream here to compare with)."""
+    from .core.body import encode_body
+    from .core.envelope import make_event, utc_now
+    from .core.ids import article_id, new_trace_id
+    from .enrich.stage import enrich
+    from .parse.stage import parse
+
+    body, compression = encode_body(html, compress_over=1 << 62)
+    page = {"url": url, "final_url": url, "status": 200, "headers": {}, "content_type": "text/html",
+            "charset_hint": None, "fetched_at": utc_now(), "elapsed_ms": 0.0, "source": "cli", "body": body,
+            "body_compression": compression, "body_size": len(html), "attempts": 1}
+    enriched = enrich(parse(make_event("news.raw/1", article_id(url), new_trace_id(), page, "cli")))
+    return {"id": enriched["id"], **enriched["payload"]}
 
 
 async def _submit(urls: list[str], source: str | None) -> list[str]:
@@ -49,11 +70,57 @@ async def _submit(urls: list[str], source: str | None) -> list[str]:
     return ids
 
 
+async def _submit_discovered(kind: str, url: str, source: str | None):
+    """Read a feed or sitemap once and request its entries not submitted before (the same
+    record of submitted URLs as the fetch service's poller)."""
+    from .core.kafka import producer
+    from .core.settings import get_settings
+    from .fetch.client import Fetcher
+    from .fetch.discovery import discover
+    from .fetch.poller import submit_new
+    from .fetch.seen import SeenLog
+
+    settings = get_settings()
+    fetcher = Fetcher(settings)
+    try:
+        found = await discover(fetcher, url, kind, max_urls=settings.discovery_max_urls)
+    finally:
+        await fetcher.aclose()
+    async with SeenLog(settings) as seen, producer(settings) as send:
+        fresh = await submit_new(found, seen, send, settings, "cli", source)
+    return found, fresh
+
+
+def _cmd_discover(args) -> int:
+    from .core.logs import configure_logging
+    from .fetch.errors import FetchFailed
+
+    configure_logging("warning", "cli")  # stdout carries only the submitted URLs
+    status = 0
+    for kind, url in (("feed", args.feed), ("sitemap", args.sitemap)):
+        if not url:
+            continue
+        try:
+            found, fresh = asyncio.run(_submit_discovered(kind, url, None if args.source == "cli" else args.source))
+        except FetchFailed as exc:
+            print(f"newsflow submit: {kind} {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        for article, entry in fresh:
+            print(f"{article}  {entry}")
+        for error in found.errors:
+            print(f"newsflow submit: {kind} {url}: skipped {error}", file=sys.stderr)
+        print(f"{kind} {url}: {len(found.urls)} article URLs, {len(fresh)} new, "
+              f"{len(found.urls) - len(fresh)} already submitted", file=sys.stderr)
+    return status
+
+
 def cmd_submit(args) -> int:
     urls = list(args.urls)
     if args.feed or args.sitemap:
-        print("newsflow submit: --feed and --sitemap discovery arrive with the fetch stage's discovery (issue 4)", file=sys.stderr)
-        return 2
+        status = _cmd_discover(args)
+        if not urls:
+            return status
     if not urls:
         print("newsflow submit: give at least one URL", file=sys.stderr)
         return 2
@@ -124,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("extract", help="parse saved HTML files (gzip accepted), one JSON line per file")
     p.add_argument("files", nargs="+")
     p.add_argument("--url", help="the URL the page was fetched from")
+    p.add_argument("--enrich", action="store_true",
+                   help="also enrich (entities, money, keywords, topic, embedding...; needs infra/corenlp/corenlp.sh up)")
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("submit", help="request fetching of URLs")

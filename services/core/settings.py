@@ -15,6 +15,10 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.replace(" ", ",").split(",") if part.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     kafka_bootstrap: str = field(default_factory=lambda: _env("NEWSFLOW_KAFKA", f"127.0.0.1:{_env('KAFKA_PORT', '9092')}"))
@@ -28,15 +32,57 @@ class Settings:
     # Per-service web ports (health and Prometheus metrics).
     web_port_base: int = field(default_factory=lambda: int(_env("NEWSFLOW_WEB_PORT_BASE", "6060")))
     search_port: int = field(default_factory=lambda: int(_env("NEWSFLOW_SEARCH_PORT", "8000")))
+    # When set, the search API wants it in X-API-Key on every endpoint but /health.
+    api_key: str = field(default_factory=lambda: _env("NEWSFLOW_API_KEY", ""))
     fetch_timeout_s: float = field(default_factory=lambda: float(_env("NEWSFLOW_FETCH_TIMEOUT", "20")))
     fetch_max_bytes: int = field(default_factory=lambda: int(_env("NEWSFLOW_FETCH_MAX_BYTES", str(10 * 1024 * 1024))))
     user_agent: str = field(default_factory=lambda: _env("NEWSFLOW_USER_AGENT", "newsflow/0.1 (+https://github.com/newsflow)"))
     # Bodies above this size are zstd-compressed in news.raw so messages stay small.
     compress_over_bytes: int = field(default_factory=lambda: int(_env("NEWSFLOW_COMPRESS_OVER_BYTES", "16384")))
+    # The index stage takes up to this many events or waits this long, whichever comes first,
+    # and splits what it took into bulk requests of at most this many bytes.
     index_batch_size: int = field(default_factory=lambda: int(_env("NEWSFLOW_INDEX_BATCH_SIZE", "200")))
     index_batch_seconds: float = field(default_factory=lambda: float(_env("NEWSFLOW_INDEX_BATCH_SECONDS", "1.0")))
+    index_batch_bytes: int = field(default_factory=lambda: int(_env("NEWSFLOW_INDEX_BATCH_BYTES", str(10 * 1024 * 1024))))
+    # Longest pause between retries while Elasticsearch is overloaded (429) or unreachable.
+    index_max_backoff_s: float = field(default_factory=lambda: float(_env("NEWSFLOW_INDEX_MAX_BACKOFF", "10")))
     # Faust commits acked offsets at this interval; a crash replays at most this much.
     commit_interval_s: float = field(default_factory=lambda: float(_env("NEWSFLOW_COMMIT_INTERVAL", "1.0")))
+
+    # --- fetch (services/fetch) ---
+    # Networks the fetcher may reach although private/loopback/link-local (comma-separated CIDRs,
+    # e.g. "127.0.0.0/8" for tests and the local demo). Empty: only public addresses.
+    fetch_allowed_networks: tuple[str, ...] = field(default_factory=lambda: _csv(_env("NEWSFLOW_FETCH_ALLOWED_NETWORKS", "")))
+    fetch_connect_timeout_s: float = field(default_factory=lambda: float(_env("NEWSFLOW_FETCH_CONNECT_TIMEOUT", "10")))
+    fetch_read_timeout_s: float = field(default_factory=lambda: float(_env("NEWSFLOW_FETCH_READ_TIMEOUT", "15")))
+    # (fetch_timeout_s above is the total time one attempt may take, trickling servers included.)
+    fetch_max_redirects: int = field(default_factory=lambda: int(_env("NEWSFLOW_FETCH_MAX_REDIRECTS", "10")))
+    # Attempts per URL for network errors, 5xx and 429 (1 = no retry); backoff doubles from base.
+    fetch_max_attempts: int = field(default_factory=lambda: int(_env("NEWSFLOW_FETCH_MAX_ATTEMPTS", "4")))
+    fetch_backoff_base_s: float = field(default_factory=lambda: float(_env("NEWSFLOW_FETCH_BACKOFF_BASE", "1.0")))
+    # Longest wait before a retry; a Retry-After beyond it fails the URL instead of stalling.
+    fetch_backoff_max_s: float = field(default_factory=lambda: float(_env("NEWSFLOW_FETCH_BACKOFF_MAX", "60")))
+    fetch_concurrency: int = field(default_factory=lambda: int(_env("NEWSFLOW_FETCH_CONCURRENCY", "32")))
+    fetch_host_concurrency: int = field(default_factory=lambda: int(_env("NEWSFLOW_FETCH_HOST_CONCURRENCY", "2")))
+    # Minimum time between two requests to one host; robots.txt Crawl-delay raises it (up to the cap).
+    fetch_host_delay_s: float = field(default_factory=lambda: float(_env("NEWSFLOW_FETCH_HOST_DELAY", "1.0")))
+    fetch_max_crawl_delay_s: float = field(default_factory=lambda: float(_env("NEWSFLOW_FETCH_MAX_CRAWL_DELAY", "30")))
+    fetch_robots_ttl_s: float = field(default_factory=lambda: float(_env("NEWSFLOW_FETCH_ROBOTS_TTL", "3600")))
+    # A URL fetched within this window is not fetched again (a redelivery of the same request is).
+    fetch_refetch_after_s: float = field(default_factory=lambda: float(_env("NEWSFLOW_FETCH_REFETCH_AFTER", "3600")))
+    # The feeds and sitemaps the fetch service polls (YAML, see samples/sources.yaml); unset: none.
+    sources_file: str = field(default_factory=lambda: _env("NEWSFLOW_SOURCES", ""))
+    # At most this many article URLs taken from one feed or sitemap (index) per poll.
+    discovery_max_urls: int = field(default_factory=lambda: int(_env("NEWSFLOW_DISCOVERY_MAX_URLS", "50000")))
+
+    # --- enrich (services/enrich) ---
+    # The local Stanford CoreNLP server (infra/corenlp/corenlp.sh) that finds named entities.
+    corenlp_url: str = field(default_factory=lambda: _env("NEWSFLOW_CORENLP_URL", f"http://127.0.0.1:{_env('CORENLP_PORT', '9000')}").rstrip("/"))
+    # Wall-clock time all of one article's enrichment components may take together; a
+    # component still running then leaves its field empty (see services/enrich/budget.py).
+    enrich_time_budget_s: float = field(default_factory=lambda: float(_env("NEWSFLOW_ENRICH_TIME_BUDGET", "20")))
+    # Set to 0 to leave out the embedding (e.g. on very small machines).
+    enrich_embedding: bool = field(default_factory=lambda: _env("NEWSFLOW_ENRICH_EMBEDDING", "1") not in ("0", "false", "no"))
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

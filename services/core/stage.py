@@ -44,9 +44,10 @@ class StageSpec:
     input_schema: str
     output_topic: str
     output_schema: str
-    # The stage's real work: validated input event -> output event. Sync functions run in a
+    # The stage's real work: validated input event -> output event, or None when the input
+    # needs no output (e.g. fetch: page unchanged since last time). Sync functions run in a
     # worker thread so CPU-heavy work does not starve the consumer's heartbeats.
-    handle: Callable[[dict], dict] | Callable[[dict], Awaitable[dict]]
+    handle: Callable[[dict], dict | None] | Callable[[dict], Awaitable[dict | None]]
     time_limit_s: float = 60.0
     is_async: bool = False
     concurrency: int = 1
@@ -70,8 +71,9 @@ def _ids_of(raw: bytes | None) -> tuple[str | None, str | None]:
 
 
 async def handle_message(spec: StageSpec, raw: bytes | None, settings: Settings,
-                         partition: int | None = None, offset: int | None = None) -> Outgoing:
-    """One input message -> the message to write: the stage's output or a dead letter.
+                         partition: int | None = None, offset: int | None = None) -> Outgoing | None:
+    """One input message -> the message to write: the stage's output or a dead letter, or None
+    when the stage handled the input and has nothing to emit.
     Never raises for bad input: everything the stage cannot handle becomes a dead letter."""
     started = time.perf_counter()
     article_id, trace_id = _ids_of(raw)
@@ -83,6 +85,9 @@ async def handle_message(spec: StageSpec, raw: bytes | None, settings: Settings,
             else:
                 loop = asyncio.get_running_loop()
                 result = await asyncio.wait_for(loop.run_in_executor(spec._executor, spec.handle, event), spec.time_limit_s)
+            if result is None:
+                log.info("event handled, nothing to emit", ms=round((time.perf_counter() - started) * 1000, 1))
+                return None
             out = Outgoing(settings.topic(spec.output_topic), result["id"].encode(), encode(result, spec.output_schema), spec.output_schema)
             log.info("event handled", output_topic=out.topic, ms=round((time.perf_counter() - started) * 1000, 1))
             return out
@@ -125,6 +130,8 @@ def attach_stage(app: faust.App, spec: StageSpec, settings: Settings | None = No
             EVENTS_IN.labels(spec.name).inc()
             message = event.message
             out = await handle_message(spec, event.value, settings, message.partition, message.offset)
+            if out is None:
+                continue  # handled, nothing to write: the input is acked as is
             # Only once the broker has the output may the input offset be committed.
             await send_acknowledged(app, out)
             if out.schema == DLQ_SCHEMA:

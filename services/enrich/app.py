@@ -1,12 +1,65 @@
-"""The enrich service: news.parsed -> enrich() -> news.enriched (or news.dlq)."""
+"""The enrich service: news.parsed -> enrich() -> news.enrich.clustering -> cluster -> news.enriched
+(or news.dlq).
+
+Two agents, because the near-duplicate state is keyed differently from the stream:
+
+1. `newsflow.enrich` (the shared stage shell, any number of partitions and workers) runs the
+   pure enrich(): language, entities, ..., the MinHash bands and the original-URL link.
+2. `newsflow.enrich.clusters` reads the single-partition topic news.enrich.clustering and
+   settles each article's cluster against the `clusters` table (LSH band -> cluster id,
+   article id -> cluster id), changelogged by faust to `<app id>-clusters-changelog`.
+
+A faust table is only consistent when the stream that updates it is partitioned like the
+table; a band key can belong to any article, so one partition holding the whole table is
+the simple correct choice: one worker at a time owns it (faust moves it on rebalance and
+restores it from the changelog), and a few dictionary look-ups per article keep that one
+agent far faster than the enrich() agents feeding it. Replays (newsflow replay --topic
+news.parsed) write to news.enrich.clustering too, so their articles are clustered the same way.
+"""
 
 from ..core.app import create_app, run_worker
-from ..core.stage import attach_stage
-from .stage import SERVICE, stage_spec
+from ..core.metrics import EVENTS_OUT
+from ..core.settings import get_settings
+from ..core.stage import StageSpec, attach_stage, handle_message, send_acknowledged
+from .clusters import settle
+from .stage import CLUSTERING_TOPIC, OUTPUT_SCHEMA, SERVICE, stage_spec
 
-app = create_app(SERVICE)
-attach_stage(app, stage_spec())
+settings = get_settings()
+app = create_app(SERVICE, settings)
+attach_stage(app, stage_spec(), settings)
+
+clusters_table = app.Table(
+    # Keys and values are strings; with no key/value type faust (de)serialises them as JSON.
+    "clusters", partitions=1,
+    help="near-duplicate clusters: LSH band or article id -> cluster id",
+)
+
+
+async def _settle(event: dict) -> dict:
+    return settle(event, clusters_table)
+
+
+_clustering = StageSpec(
+    name=SERVICE, input_topic=CLUSTERING_TOPIC, input_schema=OUTPUT_SCHEMA,
+    output_topic="news.enriched", output_schema=OUTPUT_SCHEMA, handle=_settle, is_async=True, time_limit_s=30.0,
+)
+_clustering_source = app.topic(settings.topic(CLUSTERING_TOPIC), key_type=bytes, value_type=bytes,
+                               key_serializer="raw", value_serializer="raw", partitions=1)
+
+
+@app.agent(_clustering_source, name="newsflow.enrich.clusters")
+async def cluster_articles(stream):
+    async for event in stream.events():
+        message = event.message
+        out = await handle_message(_clustering, event.value, settings, message.partition, message.offset)
+        # The table's changelog writes are buffered by faust; they are acknowledged before the
+        # output, so a crash cannot leave an article out (committed) but its bands unrecorded.
+        await app.producer.flush()
+        # As in the stage shell: the input offset is committed only once the output is acknowledged.
+        await send_acknowledged(app, out)
+        if out.schema == OUTPUT_SCHEMA:
+            EVENTS_OUT.labels("enrich-clusters").inc()
 
 
 def main() -> None:
-    run_worker(app)
+    run_worker(app, settings)

@@ -8,7 +8,6 @@ server, so every worker process shares one copy of the models.
 from __future__ import annotations
 
 import json
-import os
 import threading
 
 import httpx
@@ -44,6 +43,9 @@ PROPERTIES = {
     },
 }
 SUPPORTED_LANGUAGES = frozenset(PROPERTIES)
+# The server refuses longer texts (its maxCharLength); past this an article's names are
+# almost all known already, so the rest is not sent.
+MAX_CHARS = 100_000
 _LABELS = {"PERSON": PER, "ORGANIZATION": ORG, "LOCATION": LOC, "MISC": MISC}
 
 
@@ -52,8 +54,10 @@ class CoreNLPError(RuntimeError):
 
 
 def server_url() -> str:
-    port = os.environ.get("CORENLP_PORT", "9000")
-    return os.environ.get("NEWSFLOW_CORENLP_URL", f"http://127.0.0.1:{port}").rstrip("/")
+    # Read per call (not cached) so tests and the CLI can point it elsewhere by environment.
+    from ..core.settings import Settings
+
+    return Settings().corenlp_url
 
 
 _client: httpx.Client | None = None
@@ -79,7 +83,7 @@ def recognise(text: str, language: str) -> list[Mention]:
         response = _http().post(
             server_url() + "/",
             params={"properties": json.dumps(PROPERTIES[language])},
-            content=text.encode("utf-8"),
+            content=text[:MAX_CHARS].encode("utf-8"),
         )
     except httpx.HTTPError as exc:
         raise CoreNLPError(f"CoreNLP server at {server_url()} not reachable: {exc}") from exc

@@ -89,7 +89,7 @@ def enrich(parsed: dict, *, budget_s: float | None = None, embed: bool | None = 
         "cluster_id": link or parsed["id"],
         "duplicates": {"original_id": link, "bands": clusters.band_keys(sig) if sig else []},
     }
-    if embed if embed is not None else settings.enrich_embedding:
+    if (embed if embed is not None else settings.enrich_embedding):
         _embed(enrichment, article, budget)
     else:
         budget.errors["embedding"] = "disabled by NEWSFLOW_ENRICH_EMBEDDING=0"
@@ -115,5 +115,5 @@ def stage_spec() -> StageSpec:
     goes through the service's clustering topic, so replayed articles are clustered too."""
     budget = get_settings().enrich_time_budget_s
     return StageSpec(name=SERVICE, input_topic="news.parsed", input_schema=INPUT_SCHEMA,
-                     output_topic="news.enriched", output_schema=OUTPUT_SCHEMA, handle=enrich,
+                     output_topic=CLUSTERING_TOPIC, output_schema=OUTPUT_SCHEMA, handle=enrich,
                      time_limit_s=budget + 30.0)

@@ -1,18 +1,78 @@
-"""The fetch service: news.fetch.requests -> fetch the page -> news.raw (or news.dlq)."""
+"""The fetch service: news.fetch.requests -> fetch the page -> news.raw (or news.dlq), and the
+poller that turns the feeds and sitemaps of NEWSFLOW_SOURCES into fetch requests."""
+
+import asyncio
+
+from faust.types import TP
 
 from ..core.app import create_app, run_worker
+from ..core.logs import get_logger
+from ..core.schemas import topic_catalogue
 from ..core.settings import get_settings
-from ..core.stage import StageSpec, attach_stage
-from .fetcher import INPUT_SCHEMA, OUTPUT_SCHEMA, SERVICE, make_handler
+from ..core.stage import Outgoing, StageSpec, attach_stage, send_acknowledged
+from .client import Fetcher
+from .fetcher import INPUT_SCHEMA, OUTPUT_SCHEMA, SERVICE, make_handler, stage_time_limit
+from .poller import Poller
+from .seen import SeenLog, seen_topic
+from .sources import load_sources
+from .topics import ensure_compacted_topic
 
+INPUT_TOPIC = "news.fetch.requests"
+log = get_logger("newsflow.fetch.app")
 settings = get_settings()
 app = create_app(SERVICE, settings)
+
+# Per-URL state (last fetch, its request, ETag / Last-Modified), keyed by the request's article
+# id like the input topic, so each worker holds the state of its own partitions. The changelog
+# topic keeps it across restarts (memory:// store, restored at start-up). Keys and values are
+# stored as JSON, faust's default for an untyped table.
+url_state = app.Table("url-state", partitions=topic_catalogue()[INPUT_TOPIC].partitions, help="fetch state per URL")
+# One fetcher for the stage and the poller, so both keep to the same per-host limits.
+fetcher = Fetcher(settings)
+
 attach_stage(app, StageSpec(
-    name=SERVICE, input_topic="news.fetch.requests", input_schema=INPUT_SCHEMA,
-    output_topic="news.raw", output_schema=OUTPUT_SCHEMA, handle=make_handler(settings),
-    is_async=True, time_limit_s=settings.fetch_timeout_s * 3,
+    name=SERVICE, input_topic=INPUT_TOPIC, input_schema=INPUT_SCHEMA,
+    output_topic="news.raw", output_schema=OUTPUT_SCHEMA, handle=make_handler(settings, url_state, fetcher),
+    # Requests to different hosts proceed side by side; politeness is per host inside the fetcher.
+    is_async=True, concurrency=max(1, settings.fetch_concurrency), time_limit_s=stage_time_limit(settings),
 ), settings)
+
+# A broken sources file stops the service at start-up, loudly.
+sources = load_sources(settings.sources_file) if settings.sources_file else []
+
+
+def _polls_here() -> bool:
+    """With several fetch workers, the one holding partition 0 of the input polls."""
+    try:
+        return TP(settings.topic(INPUT_TOPIC), 0) in app.consumer.assignment()
+    except Exception:  # noqa: BLE001 - consumer not started yet
+        return False
+
+
+@app.task
+async def poll_sources() -> None:
+    if not sources:
+        return
+
+    async def send(topic: str, key: bytes, value: bytes) -> None:
+        await send_acknowledged(app, Outgoing(topic, key, value, INPUT_SCHEMA))
+
+    seen = await SeenLog(settings).start()
+    log.info("polling sources", sources=[s.label for s in sources], file=settings.sources_file)
+    try:
+        await Poller(sources, fetcher, seen, send, settings).run_forever(_polls_here)
+    finally:
+        await seen.stop()
+
+
+async def _prepare_topics() -> None:
+    """The table's changelog exists, with every partition led, before the worker starts: a
+    worker that sees it mid-creation takes it for a topic of 0 partitions and refuses the table."""
+    await ensure_compacted_topic(settings, url_state.changelog_topic.get_topic_name(), url_state.partitions)
+    if sources:
+        await ensure_compacted_topic(settings, seen_topic(settings), 1)
 
 
 def main() -> None:
+    asyncio.run(_prepare_topics())
     run_worker(app, settings)

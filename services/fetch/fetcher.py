@@ -1,100 +1,114 @@
-"""The fetch stage: a news.fetch.request event -> a news.raw event carrying the page.
+"""The fetch stage: a news.fetch.request event -> a news.raw event carrying the page, or
+nothing when the page was fetched recently or has not changed (304).
 
-`fetch_page` is the only I/O; `raw_event` builds the event from what came back and is pure."""
+`raw_event` builds the event from what came back and is pure; `make_handler` is the stage
+function: URL normalisation, the per-URL state (recently-fetched window, conditional GET),
+and the fetch itself (client.Fetcher)."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import MutableMapping
 
-import httpx
+from prometheus_client import Counter
 
 from ..core.body import encode_body
-from ..core.envelope import make_event, utc_now
-from ..core.ids import article_id
+from ..core.envelope import make_event
+from ..core.ids import article_id, normalise_url
+from ..core.logs import get_logger
 from ..core.settings import Settings
+from .client import FetchedPage, Fetcher
+from .content import Kind, charset_hint
+from .errors import FetchFailed, FetchRefused
+from .state import UrlState, after_fetch, recently_fetched, unchanged_before, validators
+
+__all__ = ["FetchFailed", "FetchRefused", "FetchedPage", "raw_event", "make_handler", "stage_time_limit"]
 
 SERVICE = "fetch"
 INPUT_SCHEMA = "news.fetch.request/1"
 OUTPUT_SCHEMA = "news.raw/1"
+# Producers take messages up to 10 MiB (core/app.py); the envelope and headers need the rest.
+MAX_BODY_FIELD_CHARS = 9 * 1024 * 1024
 
-
-class FetchFailed(Exception):
-    """The URL gave no page: network error, HTTP error status or a body over the limit."""
-
-
-@dataclass(frozen=True)
-class FetchedPage:
-    url: str
-    final_url: str
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    fetched_at: str
-    elapsed_ms: float
+log = get_logger("newsflow.fetch")
+# What became of each request that was not dead-lettered (those are counted by the shell).
+RESULTS = Counter("newsflow_fetch_results_total", "Fetch requests by outcome", ["result"])
 
 
 def raw_event(request: dict, page: FetchedPage, settings: Settings) -> dict:
     """Pure: the request event and the fetched page -> news.raw/1."""
     body, compression = encode_body(page.body, settings.compress_over_bytes)
     content_type = page.headers.get("content-type")
-    charset = None
-    if content_type and "charset=" in content_type.lower():
-        charset = content_type.lower().split("charset=", 1)[1].split(";")[0].strip().strip('"') or None
     payload = {
         "url": page.url,
         "final_url": page.final_url,
         "status": page.status,
         "headers": page.headers,
         "content_type": content_type,
-        "charset_hint": charset,
+        "charset_hint": charset_hint(content_type, page.body),
         "fetched_at": page.fetched_at,
         "elapsed_ms": page.elapsed_ms,
         "source": request["payload"].get("source"),
         "body": body,
         "body_compression": compression,
         "body_size": len(page.body),
+        "attempts": page.attempts,
     }
+    if page.redirects:
+        payload["redirects"] = [{"url": url, "status": status} for url, status in page.redirects]
+    if page.timings:
+        payload["timings"] = page.timings
     return make_event(OUTPUT_SCHEMA, article_id(page.final_url), request["trace_id"], payload, SERVICE)
 
 
-async def fetch_page(client: httpx.AsyncClient, url: str, max_bytes: int) -> FetchedPage:
-    started = time.perf_counter()
-    fetched_at = utc_now()
-    try:
-        async with client.stream("GET", url) as response:
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FetchFailed(f"body larger than {max_bytes} bytes")
-                chunks.append(chunk)
-    except httpx.HTTPError as exc:
-        raise FetchFailed(f"{type(exc).__name__}: {exc}") from None
-    if response.status_code >= 400:
-        raise FetchFailed(f"HTTP {response.status_code} {response.reason_phrase}")
-    return FetchedPage(
-        url=url, final_url=str(response.url), status=response.status_code,
-        headers={k.lower(): v for k, v in response.headers.items()}, body=b"".join(chunks),
-        fetched_at=fetched_at, elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
-    )
+def stage_time_limit(settings: Settings) -> float:
+    """Long enough for every attempt and backoff of one URL, and a wait in its host's queue."""
+    attempts = max(1, settings.fetch_max_attempts)
+    per_hop = settings.fetch_timeout_s + settings.fetch_max_crawl_delay_s
+    return attempts * (per_hop + settings.fetch_backoff_max_s) + 300.0
 
 
-def http_client(settings: Settings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        follow_redirects=True, max_redirects=10, timeout=httpx.Timeout(settings.fetch_timeout_s, connect=10.0),
-        headers={"User-Agent": settings.user_agent, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"},
-    )
+def make_handler(settings: Settings, state: MutableMapping[str, UrlState] | None = None,
+                 fetcher: Fetcher | None = None, clock=time.time):
+    """The stage's handle function. `state` is the faust table in the service (a dict in
+    tests); the fetcher is made on first use, inside the running event loop."""
+    state = {} if state is None else state
+    in_flight: set[str] = set()
 
-
-def make_handler(settings: Settings):
-    """The stage's handle function, holding one HTTP client for the life of the worker."""
-    client: httpx.AsyncClient | None = None
-
-    async def fetch(request: dict) -> dict:
-        nonlocal client
-        client = client or http_client(settings)
-        page = await fetch_page(client, request["payload"]["url"], settings.fetch_max_bytes)
-        return raw_event(request, page, settings)
+    async def fetch(request: dict) -> dict | None:
+        nonlocal fetcher
+        fetcher = fetcher or Fetcher(settings)
+        url = normalise_url(request["payload"]["url"])  # tracking parameters off: one article, one URL
+        key, trace_id = request["id"], request["trace_id"]
+        previous = state.get(key)
+        if unchanged_before(previous, trace_id):
+            log.info("fetch skipped: this request was answered 304 before", url=url)
+            RESULTS.labels("redelivered_unchanged").inc()
+            return None
+        if recently_fetched(previous, trace_id, clock(), settings.fetch_refetch_after_s):
+            log.info("fetch skipped: recently fetched", url=url, fetched_s_ago=round(clock() - previous["fetched_at"]))
+            RESULTS.labels("recently_fetched").inc()
+            return None
+        if key in in_flight:
+            log.info("fetch skipped: the same URL is being fetched", url=url)
+            RESULTS.labels("in_flight").inc()
+            return None
+        in_flight.add(key)
+        try:
+            page = await fetcher.fetch(url, Kind.ARTICLE, validators(previous, trace_id))
+        finally:
+            in_flight.discard(key)
+        state[key] = after_fetch(previous, page.status, page.headers, trace_id, clock())
+        if page.not_modified:
+            log.info("page not modified (304): seen, nothing emitted", url=url)
+            RESULTS.labels("not_modified").inc()
+            return None
+        event = raw_event(request, page, settings)
+        if len(event["payload"]["body"]) > MAX_BODY_FIELD_CHARS:
+            raise FetchRefused(f"body of {len(page.body)} bytes does not fit a Kafka message even compressed")
+        RESULTS.labels("fetched").inc()
+        log.info("fetched", url=url, final_url=page.final_url, status=page.status, bytes=len(page.body),
+                 attempts=page.attempts, redirects=len(page.redirects), ms=page.elapsed_ms)
+        return event
 
     return fetch

@@ -56,12 +56,14 @@ async def _index_range(es, settings, source, index, start: dict[TopicPartition, 
     from ..index.documents import to_action
     from ..index.writer import write_batch
 
+    pending = {tp for tp in stop if stop[tp] > start.get(tp, 0)}
+    if not pending:  # (an aiokafka consumer stopped with nothing assigned raises CancelledError)
+        return 0
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
                                 max_partition_fetch_bytes=16 * 1024 * 1024)
     await consumer.start()
     indexed = 0
     try:
-        pending = {tp for tp in stop if stop[tp] > start.get(tp, 0)}
         consumer.assign(list(pending))
         for tp in pending:
             consumer.seek(tp, start.get(tp, 0))
@@ -84,7 +86,7 @@ async def _index_range(es, settings, source, index, start: dict[TopicPartition, 
                 bar.update(len(records))
             if actions:
                 result = await write_batch(es, actions)
-                indexed += result.written + result.conflicts
+                indexed += result.written + result.conflicts + result.unchanged
                 report.skipped += len(result.rejected)
     finally:
         await consumer.stop()

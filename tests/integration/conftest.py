@@ -36,6 +36,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def stack() -> None:
     subprocess.run([str(REPO / "infra" / "stack.sh"), "up"], check=True)
+    subprocess.run([str(REPO / "infra" / "corenlp" / "corenlp.sh"), "up"], check=True)  # the enrich stage's NER server
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +50,8 @@ def test_env(stack) -> dict[str, str]:
         "NEWSFLOW_SEARCH_PORT": str(free_port()),
         "NEWSFLOW_LOG_LEVEL": "info",
         "NEWSFLOW_INDEX_BATCH_SECONDS": "0.3",
+        "NEWSFLOW_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",  # the test sites are on loopback
+        "NEWSFLOW_FETCH_HOST_DELAY": "0",  # politeness lifted for our own test sites
     }
     return env
 

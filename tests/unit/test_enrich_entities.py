@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 SEED_DIR = REPO.parent / "shared" / "fixtures" / "seed-article"
 EXPECTED = json.loads((SEED_DIR / "expected.json").read_text(encoding="utf-8"))["enrich"]
 FIELDS = {"persons": "persons", "organizations": "organizations", "locations": "locations"}
+EXPECTED_URL = "https://www.vietnam.vn/de/mark-zuckerbergs-seltsame-aktionen"
 
 
 def seed_body() -> str:
@@ -37,8 +38,6 @@ def seed_body() -> str:
     body = captured[captured.index("Mark Zuckerbergs seltsame Aktionen") : captured.index("Quelle:")]
     return "\n".join(line for line in body.splitlines() if line.strip() and "tim nhan tai anh" not in line)
 
-
-EXPECTED_URL = "https://www.vietnam.vn/de/mark-zuckerbergs-seltsame-aktionen"
 
 ENGLISH = (
     "Microsoft agreed to buy Activision Blizzard for $68.7 billion, the largest deal in the company's "

