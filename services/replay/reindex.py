@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from elasticsearch import AsyncElasticsearch
 from tqdm import tqdm
 
-from ..core.envelope import InvalidEvent, decode, utc_now
+from ..core.envelope import decode, utc_now
 from ..core.es import ensure_index, es_client, physical_index
 from ..core.kafka import end_offsets
 from ..core.settings import Settings

@@ -147,8 +147,8 @@ def _merged_highlight(highlight: dict) -> dict:
     """Fragments of a stemmed sub-field ("text.de") under their field ("text"), the first
     one that has any: callers see the fields they know."""
     merged: dict = {}
-    for field in sorted(highlight, key=lambda f: "." in f):
-        merged.setdefault(field.split(".")[0], highlight[field])
+    for name in sorted(highlight, key=lambda f: "." in f):
+        merged.setdefault(name.split(".")[0], highlight[name])
     return merged
 
 

@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -71,35 +70,53 @@ def settings(test_env) -> Settings:
                 os.environ[k] = v
 
 
+class ServiceProcess:
+    """One `newsflow serve NAME` subprocess, stopped or killed like an operator would."""
+
+    def __init__(self, name: str, env: dict[str, str], log_path: Path):
+        self.name, self.env, self.log_path, self.proc = name, env, log_path, None
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", self.name], env=self.env,
+                                     stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        """SIGTERM, as a supervisor would; SIGKILL if it has not left within 30 s."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
 class Services:
     """The pipeline's processes, started, killed and restarted like an operator would."""
 
     def __init__(self, env: dict[str, str], log_dir: Path):
         self.env, self.log_dir, self.procs = env, log_dir, {}
-        log_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self, name: str) -> None:
-        log = open(self.log_dir / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", name],
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.procs[name] = ServiceProcess(name, self.env, self.log_dir / f"{name}.log")
+        self.procs[name].start()
 
     def kill(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        self.procs.pop(name).kill()
 
     def stop_all(self) -> None:
         for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            proc.stop()
         self.procs.clear()
 
     def alive(self, name: str) -> bool:
-        return name in self.procs and self.procs[name].poll() is None
+        return name in self.procs and self.procs[name].alive()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ It runs its own fetch worker under its own topic prefix, with a sources file, so
 be restarted without disturbing the pipeline the other tests share."""
 
 import asyncio
-import signal
 import subprocess
 import time
 import uuid
@@ -22,7 +21,7 @@ from newsflow.core.settings import Settings
 from newsflow.fetch.poller import REQUEST_SCHEMA, request_event
 from tests.fetchsite import FetchSite
 
-from .conftest import REPO, free_port, wait_until, _ok
+from .conftest import REPO, ServiceProcess, free_port, wait_until, _ok
 from .helpers import read_topic
 
 pytestmark = pytest.mark.integration
@@ -30,29 +29,21 @@ pytestmark = pytest.mark.integration
 NEWSFLOW = str(REPO / ".venv" / "bin" / "newsflow")
 
 
-class FetchService:
+class FetchService(ServiceProcess):
+    """The fetch worker; `start` returns once its web endpoint answers."""
+
     def __init__(self, env: dict[str, str]):
-        self.env, self.proc = env, None
-        self.log = REPO / ".var" / "logs" / f"test-{env['NEWSFLOW_TOPIC_PREFIX'].rstrip('.')}" / "fetch.log"
-        self.log.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__("fetch", env, REPO / ".var" / "logs" / f"test-{env['NEWSFLOW_TOPIC_PREFIX'].rstrip('.')}" / "fetch.log")
         self.health = f"http://127.0.0.1:{int(env['NEWSFLOW_WEB_PORT_BASE']) + 1}/health"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([NEWSFLOW, "serve", "fetch"], env=self.env, stdout=open(self.log, "ab"),
-                                     stderr=subprocess.STDOUT)
+        super().start()
+
         def up():
-            assert self.proc.poll() is None, f"the fetch service exited; see {self.log}"
+            assert self.proc.poll() is None, f"the fetch service exited; see {self.log_path}"
             return _ok(self.health)
 
         wait_until(up, 60, "the fetch service")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)  # a clean stop: the in-memory table is gone all the same
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -28,7 +26,7 @@ from newsflow.core.kafka import end_offsets, group_id
 from newsflow.core.settings import Settings
 from newsflow.core.topics import ensure_topics
 
-from .conftest import REPO, free_port, wait_until
+from .conftest import REPO, ServiceProcess, free_port, wait_until
 from .helpers import es, read_topic, send_raw
 
 pytestmark = pytest.mark.integration
@@ -102,25 +100,6 @@ class TcpProxy:
                     pass
 
 
-class IndexWorker:
-    """`newsflow serve index` as a subprocess, stopped like an operator would."""
-
-    def __init__(self, env: dict[str, str], log_path):
-        self.env, self.log_path, self.proc = env, log_path, None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", "index"], env=self.env,
-                                     stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def index_stage(stack):
     run = uuid.uuid4().hex[:8]
@@ -141,7 +120,7 @@ def index_stage(stack):
     asyncio.run(ensure_topics(settings))
     log_dir = REPO / ".var" / "logs" / f"test-idx{run}"
     log_dir.mkdir(parents=True, exist_ok=True)
-    worker = IndexWorker(env, log_dir / "index.log")
+    worker = ServiceProcess("index", env, log_dir / "index.log")
     worker.start()
     yield settings, worker, proxy
     worker.stop()

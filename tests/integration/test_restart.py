@@ -15,8 +15,11 @@ PAGES = ("berlin-tram-extension.html", "river-cleanup-volunteers.html", "chip-st
 def _count(settings, marker: str) -> int:
     client = es(settings)
     try:
-        client.indices.refresh(index=settings.index_alias)
-        return client.count(index=settings.index_alias, query={"wildcard": {"url": f"*restart={marker}*"}})["count"]
+        # 404 until the index stage has written its first batch and created the index
+        client.options(ignore_status=404).indices.refresh(index=settings.index_alias)
+        found = client.options(ignore_status=404).count(index=settings.index_alias,
+                                                         query={"wildcard": {"url": f"*restart={marker}*"}})
+        return found.get("count", 0)
     finally:
         client.close()
 
