@@ -8,6 +8,7 @@ but /health wants it in the `X-API-Key` header (or `api_key` query parameter for
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from contextlib import asynccontextmanager
@@ -43,6 +44,16 @@ def require_key(request: Request) -> None:
         raise HTTPException(401, "missing or wrong API key (X-API-Key header)")
 
 
+async def query_embedding(q: str) -> list[float]:
+    """The query's embedding, from the same model the enrich stage embeds articles with."""
+    from ..enrich.embedding import EmbeddingUnavailable, embed
+
+    try:
+        return await asyncio.to_thread(embed, q)
+    except EmbeddingUnavailable as exc:
+        raise HTTPException(503, f"semantic search unavailable: {exc}") from None
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.es = es_client(settings)
@@ -73,6 +84,8 @@ async def search(
     cluster: Annotated[str | None, Query(max_length=64)] = None,
     published_from: Annotated[date | None, Query(alias="from")] = None,
     published_to: Annotated[date | None, Query(alias="to")] = None,
+    mode: Annotated[Literal["keyword", "semantic", "hybrid"], Query(
+        description="keyword: text matching; semantic: nearest embeddings; hybrid: both, scores added")] = "keyword",
     sort: Literal["relevance", "date"] = "relevance",
     size: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=10_000, description="for shallow pages; use cursor to go deeper")] = 0,
@@ -88,12 +101,15 @@ async def search(
             raise HTTPException(422, str(exc)) from None
     if published_from and published_to and published_from > published_to:
         raise HTTPException(422, "'from' is after 'to'")
-    request = SearchRequest(q=q, site=site, language=language, topic=topic, entity=entity, cluster=cluster,
+    if mode != "keyword" and (not q or cursor or sort != "relevance"):
+        raise HTTPException(422, f"mode={mode} needs q, ranks by relevance and pages with offset, not cursor")
+    request = SearchRequest(q=q, mode=mode, site=site, language=language, topic=topic, entity=entity, cluster=cluster,
                             published_from=published_from, published_to=published_to, sort=sort, size=size,
                             offset=offset, cursor=cursor)
     started = time.perf_counter()
+    vector = await query_embedding(q) if mode != "keyword" else None
     try:
-        result = await app.state.es.search(index=settings.index_alias, **search_body(request))
+        result = await app.state.es.search(index=settings.index_alias, **search_body(request, vector))
     except NotFoundError:  # nothing indexed yet: the index stage creates the alias
         return {"total": 0, "hits": [], "facets": to_facets(None), "next_cursor": None}
     finally:

@@ -36,9 +36,13 @@ SORTS = {
 }
 
 
+EMBEDDING_FIELD = "enrichment.embedding"
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     q: str | None = None
+    mode: str = "keyword"          # keyword | semantic (kNN on the embedding) | hybrid (both, scores added)
     site: list[str] = field(default_factory=list)
     language: list[str] = field(default_factory=list)
     topic: list[str] = field(default_factory=list)
@@ -88,9 +92,11 @@ def text_query(q: str | None) -> dict:
     return {"simple_query_string": {"query": q, "fields": SEARCH_FIELDS, "default_operator": "or"}}
 
 
-def search_body(req: SearchRequest) -> dict:
+def search_body(req: SearchRequest, query_vector: list[float] | None = None) -> dict:
+    """The request for a search; semantic and hybrid modes need the query's embedding."""
+    filters = _filters(req)
     body = {
-        "query": {"bool": {"must": [text_query(req.q)], "filter": _filters(req)}},
+        "query": {"bool": {"must": [text_query(req.q)], "filter": filters}},
         "size": req.size,
         "sort": SORTS[req.sort],
         "track_total_hits": True,
@@ -104,6 +110,14 @@ def search_body(req: SearchRequest) -> dict:
             "over_time": {"date_histogram": {"field": "published", "calendar_interval": "month", "min_doc_count": 1}},
         },
     }
+    if req.mode in ("semantic", "hybrid"):
+        if query_vector is None:
+            raise ValueError(f"{req.mode} search needs the query's embedding")
+        body["knn"] = {"field": EMBEDDING_FIELD, "query_vector": query_vector, "k": req.offset + req.size,
+                       "num_candidates": max(100, 2 * (req.offset + req.size)), "filter": filters}
+        if req.mode == "semantic":  # the nearest articles alone; the filters apply inside knn
+            del body["query"]
+        body["sort"] = ["_score"]  # nearest first; search_after has no stable meaning here
     if req.cursor:
         body["search_after"] = decode_cursor(req.cursor)
     else:

@@ -64,6 +64,16 @@ def test_cursor_pages_through_everything_once(api):
     assert len(seen) == len(set(seen)) == total
 
 
+def test_semantic_search_finds_by_meaning_and_hybrid_keeps_the_keyword_winner(api):
+    base, ids = api
+    # no word of the query is in the chip start-up article's title; its meaning is
+    semantic = get(f"{base}/search", q="company designing low-power hardware for machine learning", mode="semantic").json()
+    assert semantic["hits"] and semantic["hits"][0]["title"].startswith("Chip start-up raises")
+    hybrid = get(f"{base}/search", q="Zuckerberg Talente", mode="hybrid").json()
+    assert hybrid["hits"][0]["id"] == ids[0]
+    assert get(f"{base}/search", mode="semantic").status_code == 422  # nothing to embed
+
+
 def test_similar_articles_exclude_the_article_itself(api):
     base, ids = api
     result = get(f"{base}/articles/{ids[0]}/similar", size=5).json()

@@ -41,3 +41,21 @@ def test_foreign_cursors_are_refused(bad):
 def test_facets_tolerate_missing_aggregations():
     facets = to_facets(None)
     assert facets["language"] == [] and facets["over_time"] == []
+
+
+def test_semantic_mode_is_a_knn_search_with_the_filters_inside():
+    body = search_body(SearchRequest(q="AI hiring", mode="semantic", language=["de"], size=5), [0.1] * 384)
+    assert "query" not in body and body["sort"] == ["_score"]
+    assert body["knn"]["field"] == "enrichment.embedding" and body["knn"]["k"] == 5
+    assert body["knn"]["filter"] == [{"terms": {"language": ["de"]}}]
+
+
+def test_hybrid_mode_adds_knn_to_the_text_query():
+    body = search_body(SearchRequest(q="AI hiring", mode="hybrid"), [0.1] * 384)
+    assert body["knn"]["query_vector"] == [0.1] * 384
+    assert body["query"]["bool"]["must"][0]["simple_query_string"]["query"] == "AI hiring"
+
+
+def test_semantic_mode_without_a_vector_is_an_error():
+    with pytest.raises(ValueError):
+        search_body(SearchRequest(q="x", mode="semantic"))
