@@ -51,6 +51,9 @@ class StageSpec:
     time_limit_s: float = 60.0
     is_async: bool = False
     concurrency: int = 1
+    # Failures that are the input's fault (a 404, a page with no article): logged as warnings
+    # without a traceback. Anything else is a bug worth a traceback at error level.
+    expected_errors: tuple[type[Exception], ...] = ()
     _executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1), compare=False, repr=False)
 
 
@@ -97,9 +100,10 @@ async def handle_message(spec: StageSpec, raw: bytes | None, settings: Settings,
                 stage=spec.name, error=exc, reason=reason, topic=settings.topic(spec.input_topic),
                 original=raw, partition=partition, offset=offset, article_id=article_id, trace_id=trace_id,
             )
-            level = log.warning if isinstance(exc, InvalidEvent) else log.error
+            expected = isinstance(exc, (InvalidEvent, *spec.expected_errors))
+            level = log.warning if expected else log.error
             level("event dead-lettered", error=letter["payload"]["error"], reason=letter["payload"]["reason"][:500],
-                  exc_info=not isinstance(exc, InvalidEvent))
+                  exc_info=not expected)
             return Outgoing(settings.topic("news.dlq"), letter["id"].encode(), encode(letter, DLQ_SCHEMA), DLQ_SCHEMA)
         finally:
             PROCESS_SECONDS.labels(spec.name).observe(time.perf_counter() - started)

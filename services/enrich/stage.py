@@ -116,4 +116,4 @@ def stage_spec() -> StageSpec:
     budget = get_settings().enrich_time_budget_s
     return StageSpec(name=SERVICE, input_topic="news.parsed", input_schema=INPUT_SCHEMA,
                      output_topic=CLUSTERING_TOPIC, output_schema=OUTPUT_SCHEMA, handle=enrich,
-                     time_limit_s=budget + 30.0)
+                     time_limit_s=budget + 30.0, expected_errors=(NothingToEnrich,))

@@ -11,6 +11,7 @@ from ..core.schemas import topic_catalogue
 from ..core.settings import get_settings
 from ..core.stage import Outgoing, StageSpec, attach_stage, send_acknowledged
 from .client import Fetcher
+from .errors import FetchFailed
 from .fetcher import INPUT_SCHEMA, OUTPUT_SCHEMA, SERVICE, make_handler, stage_time_limit
 from .poller import Poller
 from .seen import SeenLog, seen_topic
@@ -35,6 +36,7 @@ attach_stage(app, StageSpec(
     output_topic="news.raw", output_schema=OUTPUT_SCHEMA, handle=make_handler(settings, url_state, fetcher),
     # Requests to different hosts proceed side by side; politeness is per host inside the fetcher.
     is_async=True, concurrency=max(1, settings.fetch_concurrency), time_limit_s=stage_time_limit(settings),
+    expected_errors=(FetchFailed,),
 ), settings)
 
 # A broken sources file stops the service at start-up, loudly.

@@ -54,4 +54,5 @@ def parse(raw: dict) -> dict:
 def stage_spec() -> StageSpec:
     """The parse stage as the shared shell runs it, in the service and in replays."""
     return StageSpec(name=SERVICE, input_topic="news.raw", input_schema=INPUT_SCHEMA,
-                     output_topic="news.parsed", output_schema=OUTPUT_SCHEMA, handle=parse, time_limit_s=30.0)
+                     output_topic="news.parsed", output_schema=OUTPUT_SCHEMA, handle=parse, time_limit_s=30.0,
+                     expected_errors=(ExtractionError,))

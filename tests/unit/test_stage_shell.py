@@ -78,3 +78,14 @@ def test_ids_of_the_wrong_type_do_not_break_the_dead_letter():
     letter = orjson.loads(out.value)
     assert out.topic == "t.news.dlq" and "expected schema" in letter["payload"]["reason"]
     assert len(letter["id"]) == 32 and len(letter["trace_id"]) == 32
+
+
+def test_expected_failures_are_dead_lettered_like_any_other():
+    class PageGone(Exception):
+        pass
+
+    def gone(event):
+        raise PageGone("HTTP 404")
+
+    letter = orjson.loads(_run(_spec(gone, expected_errors=(PageGone,)), encode(_request(), "news.fetch.request/1")).value)
+    assert letter["payload"]["error"] == "PageGone" and letter["payload"]["reason"] == "HTTP 404"
