@@ -137,9 +137,9 @@ def cmd_status(args) -> int:
     if args.json:
         print(orjson.dumps(rows).decode())
         return 0
-    print(f"{'stage':8} {'input topic':22} {'messages':>9} {'committed':>9} {'lag':>6}")
+    print(f"{'stage':8} {'input topic':24} {'messages':>9} {'committed':>9} {'lag':>6}")
     for row in rows["stages"]:
-        print(f"{row['stage']:8} {row['topic']:22} {row['messages']:>9} {row['committed']:>9} {row['lag']:>6}")
+        print(f"{row['stage']:8} {row['topic']:24} {row['messages']:>9} {row['committed']:>9} {row['lag']:>6}")
     print(f"dead letters: {rows['dead_letters']}   documents in '{rows['index']}': {rows['documents']}")
     return 0
 

@@ -11,7 +11,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from .settings import Settings
 
 # stage -> the topic it consumes; its consumer group is the faust app id.
-STAGE_INPUTS = {"fetch": "news.fetch.requests", "parse": "news.raw", "enrich": "news.parsed", "index": "news.enriched"}
+# (stage, topic it consumes); a stage's consumer group is its faust app id. Enrich reads two:
+# its input, and the single-partition topic its clustering agent reads.
+STAGE_INPUTS = (("fetch", "news.fetch.requests"), ("parse", "news.raw"), ("enrich", "news.parsed"),
+                ("enrich", "news.enrich.clustering"), ("index", "news.enriched"))
 
 
 def group_id(stage: str, settings: Settings) -> str:
@@ -51,13 +54,13 @@ async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartit
 
 
 async def pipeline_status(settings: Settings) -> dict:
-    topics = [settings.topic(t) for t in (*STAGE_INPUTS.values(), "news.dlq")]
+    topics = [settings.topic(t) for t in (*(topic for _, topic in STAGE_INPUTS), "news.dlq")]
     ends = await end_offsets(settings, topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     stages = []
     try:
-        for stage, topic in STAGE_INPUTS.items():
+        for stage, topic in STAGE_INPUTS:
             topic = settings.topic(topic)
             committed = await admin.list_consumer_group_offsets(group_id(stage, settings))
             total = sum(v for tp, v in ends.items() if tp.topic == topic)
