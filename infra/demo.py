@@ -52,7 +52,8 @@ def main() -> int:
     print(f"\nsearch {QUERY!r}: {result['total']} hits")
     for rank, hit in enumerate(result["hits"], 1):
         print(f"  {rank}. {hit['title']}  [{hit['language']}, {hit['published']}]  score {hit['score']:.2f}\n     {hit['url']}")
-    print(f"\nsearch API:     {api}/search?q=...   (docs at {api}/docs)")
+    print(f"\nsearch page:    {api}/")
+    print(f"search API:     {api}/search?q=...   (docs at {api}/docs)")
     print(f"Elasticsearch:  {settings.elasticsearch_url}  (alias '{settings.index_alias}')")
     print("logs:           .var/logs/   stop with: make down")
     return 0 if not missing else 1
