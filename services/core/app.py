@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .kafka import group_id
 from .logs import configure_logging, get_logger, logging_config
 from .settings import Settings, get_settings
-from .topics import ensure_topics
+from .topics import ensure_compacted_topic, ensure_topics
 
 # Web ports of the services' health/metrics endpoints: base port + offset.
 WEB_PORT_OFFSETS = {"fetch": 1, "parse": 2, "enrich": 3, "index": 4}
@@ -57,6 +57,11 @@ def create_app(service: str, settings: Settings | None = None) -> faust.App:
     return app
 
 
+async def _ensure_changelogs(app: faust.App, settings: Settings) -> None:
+    for table in app.tables.values():
+        await ensure_compacted_topic(settings, table.changelog_topic.get_topic_name(), table.partitions or 1)
+
+
 def run_worker(app: faust.App, settings: Settings | None = None) -> None:
     """Create missing topics, then run the faust worker in the foreground until stopped."""
     settings = settings or get_settings()
@@ -65,5 +70,6 @@ def run_worker(app: faust.App, settings: Settings | None = None) -> None:
     created = asyncio.run(ensure_topics(settings))
     if created:
         log.info("topics created", topics=created)
+    asyncio.run(_ensure_changelogs(app, settings))
     worker = faust.Worker(app, loglevel=settings.log_level, logging_config=logging_config(settings.log_level, service))
     worker.execute_from_commandline()

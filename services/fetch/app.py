@@ -16,7 +16,7 @@ from .fetcher import INPUT_SCHEMA, OUTPUT_SCHEMA, SERVICE, make_handler, stage_t
 from .poller import Poller
 from .seen import SeenLog, seen_topic
 from .sources import load_sources
-from .topics import ensure_compacted_topic
+from ..core.topics import ensure_compacted_topic
 
 INPUT_TOPIC = "news.fetch.requests"
 log = get_logger("newsflow.fetch.app")
@@ -68,9 +68,8 @@ async def poll_sources() -> None:
 
 
 async def _prepare_topics() -> None:
-    """The table's changelog exists, with every partition led, before the worker starts: a
-    worker that sees it mid-creation takes it for a topic of 0 partitions and refuses the table."""
-    await ensure_compacted_topic(settings, url_state.changelog_topic.get_topic_name(), url_state.partitions)
+    """The discovered-URL record exists before the poller reads it (run_worker prepares the
+    table's changelog)."""
     if sources:
         await ensure_compacted_topic(settings, seen_topic(settings), 1)
 

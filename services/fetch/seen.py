@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from ..core.envelope import utc_now
 from ..core.kafka import group_id
 from ..core.settings import Settings
-from .topics import ensure_compacted_topic
+from ..core.topics import ensure_compacted_topic
 
 
 def seen_topic(settings: Settings) -> str:
