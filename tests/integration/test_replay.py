@@ -47,6 +47,9 @@ def ingested(services, settings, sample_site):
     ids = submit([f"{sample_site}/{page}?replay=1" for page in PAGES])
     for article_id in ids:
         wait_until(lambda: indexed(settings, article_id), 120, f"article {article_id}")
+    client = es(settings)
+    client.indices.refresh(index=settings.index_alias)  # a get is real-time, a search waits for a refresh
+    client.close()
     return ids
 
 
