@@ -31,6 +31,9 @@ def extract_entities(text: str, language: str, *, use_gazetteer: bool = True) ->
     found += rule_mentions(text, language)
     if use_gazetteer:
         found += [(m, "gazetteer") for m in gazetteer_mentions(text)]
+    # A name never runs across a line break: title, lead and paragraphs are separate blocks,
+    # and a span joining two of them ("Bericht 1727\nSundar Pichai") names nothing.
+    found = [(m, kind) for m, kind in found if "\n" not in m.text]
     entities = build_entities(select_spans(found), text, language)
 
     result: dict[str, list[dict]] = {field: [] for field in _FIELDS.values()}

@@ -186,3 +186,14 @@ def test_non_entities_and_lowercase_are_dropped():
     s = "Die KI von heute und die ki von morgen."
     found = [(_m("KI", s, ORG), "model"), (_m("ki", s, ORG), "model")]
     assert build_entities(select_spans(found), s, "de") == []
+
+
+def test_no_entity_spans_a_line_break(corenlp_server):
+    # A headline ending in a name-like word, then a paragraph opening with a person's name:
+    # the span across the break is no entity, and everything reported occurs in the text.
+    text = "Deutsche Bahn in Leipzig: Bericht 1727\nSundar Pichai traf sich am Montag in Wien mit Vertretern von BASF."
+    found = extract_entities(text, "de")
+    for entities in found.values():
+        for entity in entities:
+            assert "\n" not in entity["name"] and entity["count"] >= 1 and entity["first_offset"] >= 0
+    assert "BASF" in [o["name"] for o in found["organizations"]]
