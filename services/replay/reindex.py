@@ -19,6 +19,7 @@ from ..core.envelope import decode, utc_now
 from ..core.es import ensure_index, es_client, physical_index
 from ..core.kafka import end_offsets
 from ..core.settings import Settings
+from .runner import read_range
 
 SOURCES = ("news.enriched", "news.raw")
 
@@ -56,34 +57,25 @@ async def _index_range(es, settings, source, index, start: dict[TopicPartition, 
     from ..index.documents import to_action
     from ..index.writer import write_batch
 
-    pending = {tp for tp in stop if stop[tp] > start.get(tp, 0)}
-    if not pending:  # (an aiokafka consumer stopped with nothing assigned raises CancelledError)
+    bounds = {tp: (start.get(tp, 0), stop[tp]) for tp in stop if stop[tp] > start.get(tp, 0)}
+    if not bounds:  # (an aiokafka consumer stopped with nothing assigned raises CancelledError)
         return 0
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
                                 max_partition_fetch_bytes=16 * 1024 * 1024)
     await consumer.start()
     indexed = 0
     try:
-        consumer.assign(list(pending))
-        for tp in pending:
-            consumer.seek(tp, start.get(tp, 0))
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=2000, max_records=500)
+        async for messages in read_range(consumer, bounds):
             actions = []
-            for tp, records in batch.items():
-                for m in records:
-                    if m.offset >= stop[tp]:
-                        continue
-                    report.read += 1
-                    try:
-                        event = _to_document_event(source, m.value)
-                    except Exception:  # noqa: BLE001 - the live pipeline dead-lettered it already
-                        report.skipped += 1
-                        continue
-                    actions.append(to_action(event, index, utc_now()))
-                if records and records[-1].offset + 1 >= stop[tp]:
-                    pending.discard(tp)
-                bar.update(len(records))
+            for m in messages:
+                report.read += 1
+                try:
+                    event = _to_document_event(source, m.value)
+                except Exception:  # noqa: BLE001 - the live pipeline dead-lettered it already
+                    report.skipped += 1
+                    continue
+                actions.append(to_action(event, index, utc_now()))
+            bar.update(len(messages))
             if actions:
                 result = await write_batch(es, actions)
                 indexed += result.written + result.conflicts + result.unchanged

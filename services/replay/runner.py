@@ -60,8 +60,9 @@ async def _bounds(consumer, settings, topic, start, stop) -> dict[TopicPartition
     return {tp: (begin[tp], max(begin[tp], finish[tp])) for tp in partitions}
 
 
-async def _messages(consumer: AIOKafkaConsumer, bounds: dict[TopicPartition, tuple[int, int]]):
-    """Yields batches of messages inside the bounds, partition by partition position."""
+async def read_range(consumer: AIOKafkaConsumer, bounds: dict[TopicPartition, tuple[int, int]]):
+    """Yields batches of the messages inside the bounds ([first, stop) offsets per partition),
+    with the partitions assigned to the consumer by hand."""
     pending = {tp for tp, (lo, hi) in bounds.items() if hi > lo}
     consumer.assign(list(pending))
     for tp in pending:
@@ -109,7 +110,7 @@ async def _commit(consumer: AIOKafkaConsumer, messages) -> None:
 
 async def _replay_through_stage(consumer, bounds, settings, report, bar, spec) -> None:
     async with producer(settings) as send:
-        async for messages in _messages(consumer, bounds):
+        async for messages in read_range(consumer, bounds):
             for m in messages:
                 out = await handle_message(spec, m.value, settings, m.partition, m.offset)
                 await send(out.topic, out.key, out.value)
@@ -129,7 +130,7 @@ async def _replay_into_index(consumer, bounds, settings, report, bar) -> None:
     es = es_client(settings)
     try:
         async with producer(settings) as send:
-            async for messages in _messages(consumer, bounds):
+            async for messages in read_range(consumer, bounds):
                 actions, origins = [], []
                 for m in messages:
                     report.read += 1
