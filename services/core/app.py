@@ -8,6 +8,7 @@ import faust
 from aiohttp import web as aiohttp_web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from . import commits, redelivery
 from .kafka import group_id
 from .logs import configure_logging, get_logger, logging_config
 from .settings import Settings, get_settings
@@ -17,6 +18,7 @@ from .topics import ensure_compacted_topic, ensure_topics
 WEB_PORT_OFFSETS = {"fetch": 1, "parse": 2, "enrich": 3, "index": 4}
 
 log = get_logger("newsflow.app")
+commits.install()  # offsets are committed only for messages our agents handled: see commits.py
 
 
 def create_app(service: str, settings: Settings | None = None) -> faust.App:
@@ -45,6 +47,8 @@ def create_app(service: str, settings: Settings | None = None) -> faust.App:
         value_serializer="raw",
     )
     app.conf.newsflow_service = service
+    # Agents ask it whether to handle a message: faust may skip some around a rebalance.
+    app.redelivery = redelivery.install(app)
 
     @app.page("/health")
     async def health(web, request):

@@ -20,6 +20,7 @@ import faust
 import orjson
 import structlog
 
+from .commits import mark_handled
 from .dlq import DLQ_SCHEMA, dead_letter_event
 from .envelope import InvalidEvent, decode, encode
 from .logs import get_logger
@@ -80,7 +81,8 @@ async def handle_message(spec: StageSpec, raw: bytes | None, settings: Settings,
     Never raises for bad input: everything the stage cannot handle becomes a dead letter."""
     started = time.perf_counter()
     article_id, trace_id = _ids_of(raw)
-    with structlog.contextvars.bound_contextvars(article_id=article_id, trace_id=trace_id, stage=spec.name):
+    with structlog.contextvars.bound_contextvars(article_id=article_id, trace_id=trace_id, stage=spec.name,
+                                                 partition=partition, offset=offset):
         try:
             event = decode(raw, spec.input_schema)
             if spec.is_async:
@@ -133,15 +135,17 @@ def attach_stage(app: faust.App, spec: StageSpec, settings: Settings | None = No
         async for event in stream.events():
             EVENTS_IN.labels(spec.name).inc()
             message = event.message
+            if not await app.redelivery.admit(message):
+                continue  # faust skipped messages before this one; it comes again after them
             out = await handle_message(spec, event.value, settings, message.partition, message.offset)
-            if out is None:
-                continue  # handled, nothing to write: the input is acked as is
-            # Only once the broker has the output may the input offset be committed.
-            await send_acknowledged(app, out)
-            if out.schema == DLQ_SCHEMA:
-                DEAD_LETTERS.labels(spec.name, orjson.loads(out.value)["payload"]["error"]).inc()
-            else:
-                EVENTS_OUT.labels(spec.name).inc()
-            # Leaving this iteration acks the input event; faust commits acked offsets.
+            if out is not None:
+                # Only once the broker has the output may the input offset be committed.
+                await send_acknowledged(app, out)
+                if out.schema == DLQ_SCHEMA:
+                    DEAD_LETTERS.labels(spec.name, orjson.loads(out.value)["payload"]["error"]).inc()
+                else:
+                    EVENTS_OUT.labels(spec.name).inc()
+            # Leaving this iteration acks the input event; faust commits acked, handled offsets.
+            mark_handled(message)
 
     app.agent(source, name=f"newsflow.{spec.name}", concurrency=spec.concurrency)(process)

@@ -18,6 +18,7 @@ news.parsed) write to news.enrich.clustering too, so their articles are clustere
 """
 
 from ..core.app import create_app, run_worker
+from ..core.commits import mark_handled
 from ..core.metrics import EVENTS_OUT
 from ..core.settings import get_settings
 from ..core.stage import StageSpec, attach_stage, handle_message, send_acknowledged
@@ -51,6 +52,8 @@ _clustering_source = app.topic(settings.topic(CLUSTERING_TOPIC), key_type=bytes,
 async def cluster_articles(stream):
     async for event in stream.events():
         message = event.message
+        if not await app.redelivery.admit(message):
+            continue
         out = await handle_message(_clustering, event.value, settings, message.partition, message.offset)
         # The table's changelog writes are buffered by faust; they are acknowledged before the
         # output, so a crash cannot leave an article out (committed) but its bands unrecorded.
@@ -59,6 +62,7 @@ async def cluster_articles(stream):
         await send_acknowledged(app, out)
         if out.schema == OUTPUT_SCHEMA:
             EVENTS_OUT.labels("enrich-clusters").inc()
+        mark_handled(message)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import structlog
 from prometheus_client import Counter
 
 from ..core.app import create_app, run_worker
+from ..core.commits import mark_handled
 from ..core.dlq import DLQ_SCHEMA, dead_letter_event
 from ..core.envelope import decode, encode, utc_now
 from ..core.es import ensure_index, es_client
@@ -107,10 +108,13 @@ async def index_batch(events) -> BatchResult | None:
 
 @app.agent(source, name="newsflow.index")
 async def index_articles(stream):
-    async for events in stream.noack_take(settings.index_batch_size, within=settings.index_batch_seconds):
+    async for taken in stream.noack_take(settings.index_batch_size, within=settings.index_batch_seconds):
+        events = [event for event in taken if await app.redelivery.admit(event.message)]
         await index_batch(events)
-        # Only now may faust commit these offsets.
+        # Only now may faust commit these offsets (the events not admitted come again).
         for event in events:
+            mark_handled(event.message)
+        for event in taken:
             await stream.ack(event)
 
 
