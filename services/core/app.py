@@ -39,6 +39,7 @@ def create_app(service: str, settings: Settings | None = None) -> faust.App:
         # Offsets are committed only for events the agent has finished with (acked), and an
         # agent finishes an event only after its output is acknowledged: at-least-once.
         broker_commit_interval=settings.commit_interval_s,
+        broker_session_timeout=settings.session_timeout_s,
         consumer_auto_offset_reset="earliest",
         producer_max_request_size=10 * 1024 * 1024,
         producer_acks=-1,

@@ -57,6 +57,9 @@ class Settings:
     index_max_backoff_s: float = _from_env("NEWSFLOW_INDEX_MAX_BACKOFF", "10", float)
     # Faust commits acked offsets at this interval; a crash replays at most this much.
     commit_interval_s: float = _from_env("NEWSFLOW_COMMIT_INTERVAL", "1.0", float)
+    # A worker silent this long is taken out of its group and its partitions move on; the
+    # heartbeats come from the consumer's own thread, so a busy stage is not silent.
+    session_timeout_s: float = _from_env("NEWSFLOW_KAFKA_SESSION_TIMEOUT", "20", float)
 
     # --- fetch (services/fetch) ---
     # Networks the fetcher may reach although private/loopback/link-local (comma-separated CIDRs,

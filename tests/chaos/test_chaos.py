@@ -1,8 +1,10 @@
-"""The pipeline under fire (`make test-chaos`, not part of `make test`).
+"""The pipeline under fire: `make test-chaos` runs it in full, `make test` a shorter version
+(NEWSFLOW_CHAOS_ARTICLES=300, NEWSFLOW_CHAOS_KILLS=1, NEWSFLOW_CHAOS_ES_OUTAGE=10).
 
 A generated site of NEWSFLOW_CHAOS_ARTICLES (2,000) article pages plus a few pages built to fail
-is ingested while every stage is SIGKILLed at random moments (3 times each) and restarted, the
-Kafka broker is restarted once and Elasticsearch is unreachable for 30 s. Afterwards: every
+is ingested while every stage is SIGKILLed at random moments (NEWSFLOW_CHAOS_KILLS, 3 times
+each) and restarted, the Kafka broker is restarted once and Elasticsearch is unreachable for
+NEWSFLOW_CHAOS_ES_OUTAGE (30) s. Afterwards: every
 article is in Elasticsearch exactly once (count and ids), no consumer group lags, and news.dlq
 holds exactly the pages built to fail.
 
@@ -35,13 +37,14 @@ from newsflow.core.settings import Settings
 from newsflow.core.topics import ensure_topics
 
 from ..articlesite import ArticleSite
-from ..integration.conftest import REPO, STAGES, Services, free_port, wait_until
+from ..integration.conftest import REPO, STAGES, Services, free_port, stack as shared_stack, wait_until  # noqa: F401 - fixture
 from ..integration.helpers import read_topic
 from ..integration.test_index_stage import TcpProxy
 
 ARTICLES = int(os.environ.get("NEWSFLOW_CHAOS_ARTICLES", "2000"))
 FAILING = int(os.environ.get("NEWSFLOW_CHAOS_FAILING", "20"))
-KILLS_EACH = 3
+KILLS_EACH = int(os.environ.get("NEWSFLOW_CHAOS_KILLS", "3"))
+ES_OUTAGE_S = float(os.environ.get("NEWSFLOW_CHAOS_ES_OUTAGE", "30"))
 KAFKA_ENV = {"NEWSFLOW_VAR": os.environ.get("CHAOS_VAR", "/tmp/chaos-var"),
              "KAFKA_PORT": os.environ.get("CHAOS_KAFKA_PORT", "29092"),
              "KAFKA_CONTROLLER_PORT": os.environ.get("CHAOS_KAFKA_CONTROLLER_PORT", "29093")}
@@ -52,7 +55,7 @@ def stack(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def chaos_env():
+def chaos_env(shared_stack):
     stack("up", "kafka")
     shared = Settings()  # the shared Elasticsearch, reached only through the proxy below
     proxy = TcpProxy(int(shared.elasticsearch_url.rsplit(":", 1)[1]))
@@ -131,7 +134,7 @@ class Chaos:
         self.log.append((round(time.monotonic() - self.t0, 1), time.strftime("%H:%M:%S", time.gmtime()), what))
         print(f"  chaos t+{self.log[-1][0]:>6}s {self.log[-1][1]}Z {what}", flush=True)
 
-    def es_outage(self, seconds: float = 30) -> None:
+    def es_outage(self, seconds: float = ES_OUTAGE_S) -> None:
         self.note("elasticsearch cut")
         self.proxy.cut()
         time.sleep(seconds)

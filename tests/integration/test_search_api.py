@@ -84,7 +84,8 @@ def test_semantic_search_finds_by_meaning_and_hybrid_keeps_the_keyword_winner(ap
     semantic = get(f"{base}/search", q="company designing low-power hardware for machine learning", mode="semantic").json()
     assert semantic["hits"] and semantic["hits"][0]["title"].startswith("Chip start-up raises")
     hybrid = get(f"{base}/search", q="Zuckerberg Talente", mode="hybrid").json()
-    assert hybrid["hits"][0]["id"] == ids[0]
+    # other tests index the same page under other URLs: any copy of it may rank first
+    assert "mark-zuckerbergs-seltsame-aktionen" in hybrid["hits"][0]["url"]
     assert get(f"{base}/search", mode="semantic").status_code == 422  # nothing to embed
 
 
