@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import random
+from typing import Awaitable, Callable
 
 import faust
 from aiohttp import web as aiohttp_web
+from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import commits, redelivery
@@ -67,14 +70,33 @@ async def _ensure_changelogs(app: faust.App, settings: Settings) -> None:
         await ensure_compacted_topic(settings, table.changelog_topic.get_topic_name(), table.partitions or 1)
 
 
-def run_worker(app: faust.App, settings: Settings | None = None) -> None:
-    """Create missing topics, then run the faust worker in the foreground until stopped."""
+async def _prepare_broker(app: faust.App, settings: Settings, prepare: Callable[[], Awaitable[None]] | None) -> None:
+    """Create the topics the worker needs, waiting for the broker as long as it takes: a service
+    (re)started while Kafka is down or restarting waits for it instead of dying."""
+    attempt = 0
+    while True:
+        try:
+            created = await ensure_topics(settings)
+            if created:
+                log.info("topics created", topics=created)
+            await _ensure_changelogs(app, settings)
+            if prepare:
+                await prepare()
+            return
+        except (KafkaError, OSError, TimeoutError) as exc:
+            attempt += 1
+            delay = min(10.0, 0.5 * 2 ** min(attempt, 5)) * random.uniform(0.5, 1.0)
+            log.warning("broker not ready, will retry", error=type(exc).__name__, attempt=attempt, delay_s=round(delay, 2))
+            await asyncio.sleep(delay)
+
+
+def run_worker(app: faust.App, settings: Settings | None = None,
+               prepare: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Create missing topics (and whatever `prepare` makes), then run the faust worker in the
+    foreground until stopped."""
     settings = settings or get_settings()
     service = app.conf.newsflow_service
     configure_logging(settings.log_level, service)
-    created = asyncio.run(ensure_topics(settings))
-    if created:
-        log.info("topics created", topics=created)
-    asyncio.run(_ensure_changelogs(app, settings))
+    asyncio.run(_prepare_broker(app, settings, prepare))
     worker = faust.Worker(app, loglevel=settings.log_level, logging_config=logging_config(settings.log_level, service))
     worker.execute_from_commandline()

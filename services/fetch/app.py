@@ -1,8 +1,6 @@
 """The fetch service: news.fetch.requests -> fetch the page -> news.raw (or news.dlq), and the
 poller that turns the feeds and sitemaps of NEWSFLOW_SOURCES into fetch requests."""
 
-import asyncio
-
 from faust.types import TP
 
 from ..core.app import create_app, run_worker
@@ -75,5 +73,4 @@ async def _prepare_topics() -> None:
 
 
 def main() -> None:
-    asyncio.run(_prepare_topics())
-    run_worker(app, settings)
+    run_worker(app, settings, prepare=_prepare_topics)
