@@ -35,3 +35,11 @@ def dead_letter_event(
     # Unreadable input has no article id: the hash of its bytes stands in, so one bad message
     # replayed twice still has one id.
     return make_event(DLQ_SCHEMA, article_id or content_id(original), trace_id or new_trace_id(), payload, stage)
+
+
+def dead_letter_of(message, *, stage: str, error: Exception | str, reason: str, event: dict | None = None) -> dict:
+    """The dead letter of a consumed Kafka message (faust's or aiokafka's), with the article and
+    trace id of its decoded event when there is one."""
+    return dead_letter_event(stage=stage, error=error, reason=reason, topic=message.topic, original=message.value,
+                             partition=message.partition, offset=message.offset,
+                             article_id=event["id"] if event else None, trace_id=event["trace_id"] if event else None)

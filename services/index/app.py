@@ -17,7 +17,7 @@ from prometheus_client import Counter
 
 from ..core.app import create_app, run_worker
 from ..core.commits import mark_handled
-from ..core.dlq import DLQ_SCHEMA, dead_letter_event
+from ..core.dlq import DLQ_SCHEMA, dead_letter_of
 from ..core.envelope import decode, encode, utc_now
 from ..core.es import ensure_index, es_client
 from ..core.logs import get_logger
@@ -62,9 +62,8 @@ async def elasticsearch():
     return _es
 
 
-async def _dead_letter(message, error, reason: str, article_id=None, trace_id=None) -> None:
-    letter = dead_letter_event(stage=SERVICE, error=error, reason=reason, topic=message.topic, original=message.value,
-                               partition=message.partition, offset=message.offset, article_id=article_id, trace_id=trace_id)
+async def _dead_letter(message, error, reason: str, event: dict | None = None) -> None:
+    letter = dead_letter_of(message, stage=SERVICE, error=error, reason=reason, event=event)
     await send_acknowledged(app, Outgoing(settings.topic("news.dlq"), letter["id"].encode(), encode(letter, DLQ_SCHEMA), DLQ_SCHEMA))
     DEAD_LETTERS.labels(SERVICE, letter["payload"]["error"]).inc()
     log.warning("event dead-lettered", article_id=letter["id"], trace_id=letter["trace_id"], reason=reason[:300])
@@ -81,7 +80,7 @@ async def index_batch(events) -> BatchResult | None:
             decoded = decode(event.message.value, INPUT_SCHEMA)
             actions.append(to_action(decoded, settings.index_alias, indexed_at))
         except Exception as exc:  # noqa: BLE001 - invalid or unindexable input is that input's dead letter
-            await _dead_letter(event.message, exc, str(exc), *((decoded["id"], decoded["trace_id"]) if decoded else ()))
+            await _dead_letter(event.message, exc, str(exc), decoded)
             continue
         origins.append((event.message, decoded))
     if not actions:
@@ -91,7 +90,7 @@ async def index_batch(events) -> BatchResult | None:
                                require_alias=True)
     for position, reason in result.rejected.items():
         message, decoded = origins[position]
-        await _dead_letter(message, "RejectedByElasticsearch", reason, decoded["id"], decoded["trace_id"])
+        await _dead_letter(message, "RejectedByElasticsearch", reason, decoded)
     EVENTS_OUT.labels(SERVICE).inc(result.written)
     for outcome in ("written", "conflicts", "unchanged"):
         DOCUMENTS.labels(outcome).inc(getattr(result, outcome))

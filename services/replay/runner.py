@@ -16,7 +16,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from tqdm import tqdm
 
-from ..core.dlq import DLQ_SCHEMA, dead_letter_event
+from ..core.dlq import DLQ_SCHEMA, dead_letter_of
 from ..core.envelope import InvalidEvent, decode, encode, utc_now
 from ..core.es import es_client
 from ..core.kafka import end_offsets, producer
@@ -156,9 +156,7 @@ async def _replay_into_index(consumer, bounds, settings, report, bar) -> None:
 
 
 async def _send_dead_letter(send, settings, message, error, reason: str, event: dict | None = None) -> None:
-    letter = dead_letter_event(stage="index", error=error, reason=reason, topic=message.topic, original=message.value,
-                               partition=message.partition, offset=message.offset,
-                               article_id=event["id"] if event else None, trace_id=event["trace_id"] if event else None)
+    letter = dead_letter_of(message, stage="index", error=error, reason=reason, event=event)
     await send(settings.topic("news.dlq"), letter["id"].encode(), encode(letter, DLQ_SCHEMA))
 
 
