@@ -90,6 +90,8 @@ class Settings:
     # --- enrich (services/enrich) ---
     # The local Stanford CoreNLP server (infra/corenlp/corenlp.sh) that finds named entities.
     corenlp_url: str = field(default_factory=lambda: _env("NEWSFLOW_CORENLP_URL", f"http://127.0.0.1:{_env('CORENLP_PORT', '9000')}").rstrip("/"))
+    # Articles enriched side by side: one waits for CoreNLP while another runs in Python.
+    enrich_concurrency: int = _from_env("NEWSFLOW_ENRICH_CONCURRENCY", "2", int)
     # Wall-clock time all of one article's enrichment components may take together; a
     # component still running then leaves its field empty (see services/enrich/budget.py).
     enrich_time_budget_s: float = _from_env("NEWSFLOW_ENRICH_TIME_BUDGET", "20", float)

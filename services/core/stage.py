@@ -55,7 +55,11 @@ class StageSpec:
     # Failures that are the input's fault (a 404, a page with no article): logged as warnings
     # without a traceback. Anything else is a bug worth a traceback at error level.
     expected_errors: tuple[type[Exception], ...] = ()
-    _executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1), compare=False, repr=False)
+    _executor: ThreadPoolExecutor = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self):
+        # one thread per concurrent agent, so `concurrency` sync calls really run side by side
+        object.__setattr__(self, "_executor", ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=self.name))
 
 
 _ID = re.compile(r"^[0-9a-f]{32}$")

@@ -113,7 +113,9 @@ def _embed(enrichment: dict, article: dict, budget: Budget) -> None:
 def stage_spec() -> StageSpec:
     """The enrich stage as the shared shell runs it, in the service and in replays. Its output
     goes through the service's clustering topic, so replayed articles are clustered too."""
-    budget = get_settings().enrich_time_budget_s
+    settings = get_settings()
+    budget = settings.enrich_time_budget_s
     return StageSpec(name=SERVICE, input_topic="news.parsed", input_schema=INPUT_SCHEMA,
                      output_topic=CLUSTERING_TOPIC, output_schema=OUTPUT_SCHEMA, handle=enrich,
-                     time_limit_s=budget + 30.0, expected_errors=(NothingToEnrich,))
+                     time_limit_s=budget + 30.0, expected_errors=(NothingToEnrich,),
+                     concurrency=max(1, settings.enrich_concurrency))
