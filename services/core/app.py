@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from typing import Awaitable, Callable
 
 import faust
@@ -12,6 +11,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import commits, redelivery
+from .backoff import backoff_delay
 from .kafka import group_id
 from .logs import configure_logging, get_logger, logging_config
 from .settings import Settings, get_settings
@@ -85,7 +85,7 @@ async def _prepare_broker(app: faust.App, settings: Settings, prepare: Callable[
             return
         except (KafkaError, OSError, TimeoutError) as exc:
             attempt += 1
-            delay = min(10.0, 0.5 * 2 ** min(attempt, 5)) * random.uniform(0.5, 1.0)
+            delay = backoff_delay(attempt, cap=10.0)
             log.warning("broker not ready, will retry", error=type(exc).__name__, attempt=attempt, delay_s=round(delay, 2))
             await asyncio.sleep(delay)
 

@@ -9,7 +9,6 @@ messages, waits for Kafka's acknowledgement, and only then lets faust commit the
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ import faust
 import orjson
 import structlog
 
+from .backoff import backoff_delay
 from .commits import mark_handled
 from .dlq import DLQ_SCHEMA, dead_letter_event
 from .envelope import InvalidEvent, decode, encode
@@ -125,7 +125,7 @@ async def send_acknowledged(app: faust.App, out: Outgoing) -> None:
             return
         except Exception as exc:  # noqa: BLE001 - broker errors are transient here; retry
             attempt += 1
-            delay = min(30.0, 0.2 * 2 ** min(attempt, 8)) * random.uniform(0.5, 1.0)
+            delay = backoff_delay(attempt, cap=30.0, base=0.2)
             log.warning("send failed, retrying", topic=out.topic, error=type(exc).__name__, attempt=attempt, delay_s=round(delay, 2))
             await asyncio.sleep(delay)
 

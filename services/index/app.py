@@ -16,6 +16,7 @@ import structlog
 from prometheus_client import Counter
 
 from ..core.app import create_app, run_worker
+from ..core.backoff import backoff_delay
 from ..core.commits import mark_handled
 from ..core.dlq import DLQ_SCHEMA, dead_letter_of
 from ..core.envelope import decode, encode, utc_now
@@ -25,7 +26,7 @@ from ..core.metrics import DEAD_LETTERS, EVENTS_IN, EVENTS_OUT
 from ..core.settings import get_settings
 from ..core.stage import Outgoing, send_acknowledged
 from .documents import INPUT_SCHEMA, to_action
-from .writer import BatchResult, backoff_delay, write_batch
+from .writer import BatchResult, write_batch
 
 SERVICE = "index"
 settings = get_settings()

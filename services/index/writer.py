@@ -12,13 +12,13 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, TypeVar
 
 from elasticsearch import ApiError, AsyncElasticsearch
 from elasticsearch.helpers import async_streaming_bulk
 
+from ..core.backoff import backoff_delay
 from ..core.logs import get_logger
 
 log = get_logger("newsflow.index.writer")
@@ -35,11 +35,6 @@ class BatchResult:
     unchanged: int = 0      # the same content is already indexed: not rewritten
     rejected: dict[int, str] = field(default_factory=dict)   # action position -> Elasticsearch's reason
     retries: int = 0        # attempts that failed for a transient reason and were repeated
-
-
-def backoff_delay(attempt: int, max_backoff_s: float = MAX_BACKOFF_S) -> float:
-    """Exponential from 0.5 s, capped, with jitter so that replicas do not retry in step."""
-    return min(max_backoff_s, 0.5 * 2 ** min(attempt, 10)) * random.uniform(0.5, 1.0)
 
 
 def rejection_reason(status: int, error) -> str:
