@@ -137,10 +137,10 @@ def attach_stage(app: faust.App, spec: StageSpec, settings: Settings | None = No
 
     async def process(stream):
         async for event in stream.events():
-            EVENTS_IN.labels(spec.name).inc()
             message = event.message
             if not await app.redelivery.admit(message):
                 continue  # faust skipped messages before this one; it comes again after them
+            EVENTS_IN.labels(spec.name).inc()  # counted once, like the index stage's, not per delivery
             out = await handle_message(spec, event.value, settings, message.partition, message.offset)
             if out is not None:
                 # Only once the broker has the output may the input offset be committed.
