@@ -40,9 +40,10 @@ import httpx  # noqa: E402
 from elasticsearch import Elasticsearch  # noqa: E402
 
 from bench.e2e_plot import write_svg  # noqa: E402
-from newsflow.core.app import WEB_PORT_OFFSETS  # noqa: E402
+from newsflow.stages import WEB_PORT_OFFSETS  # noqa: E402
 from newsflow.core.envelope import make_event, utc_now, encode  # noqa: E402
-from newsflow.core.es import ensure_index, es_client  # noqa: E402
+from newsflow.core.es import es_client  # noqa: E402
+from newsflow.index.layout import ensure_index  # noqa: E402
 from newsflow.core.ids import article_id, new_trace_id  # noqa: E402
 from newsflow.core.kafka import producer  # noqa: E402
 from newsflow.core.logs import configure_logging  # noqa: E402

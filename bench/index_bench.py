@@ -26,7 +26,8 @@ from pathlib import Path
 from elasticsearch import Elasticsearch, helpers
 
 from newsflow.core.envelope import make_event, utc_now
-from newsflow.core.es import ensure_index, es_client
+from newsflow.core.es import es_client
+from newsflow.index.layout import ensure_index
 from newsflow.core.logs import configure_logging
 from newsflow.core.settings import Settings
 from newsflow.index.documents import to_action

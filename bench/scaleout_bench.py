@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.e2e_bench import REPO, RUN, start_extra  # noqa: E402  (sets the bench environment)
 import httpx  # noqa: E402
 
-from newsflow.core.app import WEB_PORT_OFFSETS  # noqa: E402
+from newsflow.stages import WEB_PORT_OFFSETS  # noqa: E402
 from newsflow.core.envelope import encode  # noqa: E402
 from newsflow.core.kafka import end_offsets, producer  # noqa: E402
 from newsflow.core.settings import Settings  # noqa: E402

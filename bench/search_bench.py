@@ -26,7 +26,8 @@ from elasticsearch import Elasticsearch, helpers
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from newsflow.core.es import ensure_index, es_client, template_name  # noqa: E402
+from newsflow.core.es import es_client  # noqa: E402
+from newsflow.index.layout import ensure_index, template_name  # noqa: E402
 from newsflow.core.settings import Settings  # noqa: E402
 from newsflow.search.query import SearchRequest, search_body  # noqa: E402
 

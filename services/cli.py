@@ -133,7 +133,9 @@ def cmd_status(args) -> int:
     from .core.kafka import pipeline_status
     from .core.settings import get_settings
 
-    rows = asyncio.run(pipeline_status(get_settings()))
+    from .stages import STAGE_INPUTS
+
+    rows = asyncio.run(pipeline_status(get_settings(), STAGE_INPUTS))
     if args.json:
         print(orjson.dumps(rows).decode())
         return 0

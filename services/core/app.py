@@ -1,4 +1,4 @@
-"""The faust app every service is built on: broker, commit policy, web endpoints, logging."""
+"""The faust app every service is built on: broker, commit path, web endpoints, logging."""
 
 from __future__ import annotations
 
@@ -10,22 +10,21 @@ from aiohttp import web as aiohttp_web
 from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import commits, redelivery
+from . import delivery
 from .backoff import backoff_delay
 from .kafka import group_id
 from .logs import configure_logging, get_logger, logging_config
 from .settings import Settings, get_settings
 from .topics import ensure_compacted_topic, ensure_topics
 
-# Web ports of the services' health/metrics endpoints: base port + offset.
-WEB_PORT_OFFSETS = {"fetch": 1, "parse": 2, "enrich": 3, "index": 4}
-
 log = get_logger("newsflow.app")
-commits.install()  # offsets are committed only for messages our agents handled: see commits.py
 
 
-def create_app(service: str, settings: Settings | None = None) -> faust.App:
+def create_app(service: str, web_port_offset: int, settings: Settings | None = None) -> faust.App:
+    """The service's faust app; its health and metrics answer on web_port_base + web_port_offset
+    (each stage owns its offset)."""
     settings = settings or get_settings()
+    delivery.check_faust()  # refuse to start on a faust the commit path was not checked against
     datadir = settings.var_dir / "faust" / service
     datadir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     app = faust.App(
@@ -34,13 +33,12 @@ def create_app(service: str, settings: Settings | None = None) -> faust.App:
         store="memory://",
         datadir=str(datadir),
         web_host="127.0.0.1",
-        web_port=settings.web_port_base + WEB_PORT_OFFSETS[service],
+        web_port=settings.web_port_base + web_port_offset,
         web_in_thread=False,
         topic_replication_factor=1,
         topic_partitions=6,
         topic_disable_leader=True,
-        # Offsets are committed only for events the agent has finished with (acked), and an
-        # agent finishes an event only after its output is acknowledged: at-least-once.
+        # The stages' input offsets are committed by core/delivery.py, not by faust.
         broker_commit_interval=settings.commit_interval_s,
         broker_session_timeout=settings.session_timeout_s,
         consumer_auto_offset_reset="earliest",
@@ -51,8 +49,8 @@ def create_app(service: str, settings: Settings | None = None) -> faust.App:
         value_serializer="raw",
     )
     app.conf.newsflow_service = service
-    # Agents ask it whether to handle a message: faust may skip some around a rebalance.
-    app.redelivery = redelivery.install(app)
+    # Every agent's offsets go through it: see delivery.py for the path of an offset.
+    app.delivery = delivery.install(app, settings)
 
     @app.page("/health")
     async def health(web, request):

@@ -10,13 +10,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from .settings import Settings
 
-# stage -> the topic it consumes; its consumer group is the faust app id.
-# (stage, topic it consumes); a stage's consumer group is its faust app id. Enrich reads two:
-# its input, and the single-partition topic its clustering agent reads.
-STAGE_INPUTS = (("fetch", "news.fetch.requests"), ("parse", "news.raw"), ("enrich", "news.parsed"),
-                ("enrich", "news.enrich.clustering"), ("index", "news.enriched"))
-
-
 def group_id(stage: str, settings: Settings) -> str:
     """The stage's consumer group, which is also its faust app id."""
     return f"{settings.topic_prefix}newsflow-{stage}"
@@ -53,14 +46,15 @@ async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartit
         await consumer.stop()
 
 
-async def pipeline_status(settings: Settings) -> dict:
-    topics = [settings.topic(t) for t in (*(topic for _, topic in STAGE_INPUTS), "news.dlq")]
+async def pipeline_status(settings: Settings, stage_inputs: tuple[tuple[str, str], ...]) -> dict:
+    """Per (stage, input topic): messages, committed offsets and lag; dead letters; documents."""
+    topics = [settings.topic(t) for t in (*(topic for _, topic in stage_inputs), "news.dlq")]
     ends = await end_offsets(settings, topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     stages = []
     try:
-        for stage, topic in STAGE_INPUTS:
+        for stage, topic in stage_inputs:
             topic = settings.topic(topic)
             committed = await admin.list_consumer_group_offsets(group_id(stage, settings))
             total = sum(v for tp, v in ends.items() if tp.topic == topic)

@@ -9,3 +9,6 @@ PROCESS_SECONDS = Histogram(
     "newsflow_process_seconds", "Time to handle one input event", ["stage"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+DEPENDENCY_WAITS = Counter("newsflow_dependency_waits_total",
+                           "Attempts of an input put off because a server the stage needs was unavailable",
+                           ["stage", "dependency"])

@@ -53,9 +53,12 @@ class Settings:
     index_batch_size: int = _from_env("NEWSFLOW_INDEX_BATCH_SIZE", "200", int)
     index_batch_seconds: float = _from_env("NEWSFLOW_INDEX_BATCH_SECONDS", "1.0", float)
     index_batch_bytes: int = _from_env("NEWSFLOW_INDEX_BATCH_BYTES", str(10 * 1024 * 1024), int)
+    # Batches the index stage writes side by side.
+    index_concurrency: int = _from_env("NEWSFLOW_INDEX_CONCURRENCY", "1", int)
     # Longest pause between retries while Elasticsearch is overloaded (429) or unreachable.
     index_max_backoff_s: float = _from_env("NEWSFLOW_INDEX_MAX_BACKOFF", "10", float)
-    # Faust commits acked offsets at this interval; a crash replays at most this much.
+    # The commit path (core/delivery.py) commits finished offsets at this interval; a crash
+    # makes the stages read again at most this much.
     commit_interval_s: float = _from_env("NEWSFLOW_COMMIT_INTERVAL", "1.0", float)
     # A worker silent this long is taken out of its group and its partitions move on; the
     # heartbeats come from the consumer's own thread, so a busy stage is not silent.
@@ -86,6 +89,10 @@ class Settings:
     sources_file: str = _from_env("NEWSFLOW_SOURCES", "")
     # At most this many article URLs taken from one feed or sitemap (index) per poll.
     discovery_max_urls: int = _from_env("NEWSFLOW_DISCOVERY_MAX_URLS", "50000", int)
+
+    # --- parse (services/parse) ---
+    # Pages parsed side by side (each in its own thread).
+    parse_concurrency: int = _from_env("NEWSFLOW_PARSE_CONCURRENCY", "1", int)
 
     # --- enrich (services/enrich) ---
     # The local Stanford CoreNLP server (infra/corenlp/corenlp.sh) that finds named entities.

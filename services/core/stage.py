@@ -1,9 +1,12 @@
 """The thin shell around a stage's pure function: read, validate, call, write, commit.
 
 A stage is described by a `StageSpec`; `handle_message` turns one input message into the
-messages to write (the output event, or a dead letter), without touching Kafka, so it is
-tested like any pure function. `attach_stage` wires it into a faust agent that sends those
-messages, waits for Kafka's acknowledgement, and only then lets faust commit the input offset.
+message to write (the output event, or a dead letter), without touching Kafka, so it is
+tested like any pure function. A batch stage (the index) gives `handle_batch` instead, which
+settles a list of messages at once. `attach_stage` wires either into a faust agent that sends
+the messages, waits for Kafka's acknowledgement, and only then finishes the inputs with the
+commit path (delivery.py), which commits an offset once everything before it is finished.
+Every agent of every service runs through this one shell.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ import orjson
 import structlog
 
 from .backoff import backoff_delay
-from .commits import mark_handled
 from .dlq import DLQ_SCHEMA, dead_letter_event
 from .envelope import InvalidEvent, decode, encode
 from .logs import get_logger
-from .metrics import DEAD_LETTERS, EVENTS_IN, EVENTS_OUT, PROCESS_SECONDS
+from .metrics import DEAD_LETTERS, DEPENDENCY_WAITS, EVENTS_IN, EVENTS_OUT, PROCESS_SECONDS
+from .outage import DependencyUnavailable
 from .settings import Settings, get_settings
 
 log = get_logger("newsflow.stage")
@@ -43,18 +46,25 @@ class StageSpec:
     name: str
     input_topic: str
     input_schema: str
-    output_topic: str
-    output_schema: str
-    # The stage's real work: validated input event -> output event, or None when the input
-    # needs no output (e.g. fetch: page unchanged since last time). Sync functions run in a
-    # worker thread so CPU-heavy work does not starve the consumer's heartbeats.
-    handle: Callable[[dict], dict | None] | Callable[[dict], Awaitable[dict | None]]
+    # The stage's real work: validated input event -> output event for `output_topic`, or None
+    # when the input needs no output (e.g. fetch: page unchanged since last time). Sync
+    # functions run in a worker thread so CPU-heavy work does not starve the consumer's
+    # heartbeats. A batch stage gives `handle_batch` instead (below).
+    output_topic: str | None = None
+    output_schema: str | None = None
+    handle: Callable[[dict], dict | None] | Callable[[dict], Awaitable[dict | None]] | None = None
     time_limit_s: float = 60.0
     is_async: bool = False
     concurrency: int = 1
     # Failures that are the input's fault (a 404, a page with no article): logged as warnings
     # without a traceback. Anything else is a bug worth a traceback at error level.
     expected_errors: tuple[type[Exception], ...] = ()
+    # A batch stage: messages -> one Outgoing (dead letter) or None (done) per message, in
+    # order; it returns only once every message is settled. Taken up to `batch_size` at a
+    # time, or what came within `batch_seconds`.
+    handle_batch: Callable[[list], Awaitable[list["Outgoing | None"]]] | None = None
+    batch_size: int = 1
+    batch_seconds: float = 1.0
     _executor: ThreadPoolExecutor = field(init=False, compare=False, repr=False)
 
     def __post_init__(self):
@@ -65,7 +75,7 @@ class StageSpec:
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _ids_of(raw: bytes | None) -> tuple[str | None, str | None]:
+def ids_of(raw: bytes | None) -> tuple[str | None, str | None]:
     """Best-effort article and trace id of a message that may not be valid: only well-formed
     ids are taken, so a malformed message cannot break its own dead letter."""
     try:
@@ -84,16 +94,12 @@ async def handle_message(spec: StageSpec, raw: bytes | None, settings: Settings,
     when the stage handled the input and has nothing to emit.
     Never raises for bad input: everything the stage cannot handle becomes a dead letter."""
     started = time.perf_counter()
-    article_id, trace_id = _ids_of(raw)
+    article_id, trace_id = ids_of(raw)
     with structlog.contextvars.bound_contextvars(article_id=article_id, trace_id=trace_id, stage=spec.name,
                                                  partition=partition, offset=offset):
         try:
             event = decode(raw, spec.input_schema)
-            if spec.is_async:
-                result = await asyncio.wait_for(spec.handle(event), spec.time_limit_s)
-            else:
-                loop = asyncio.get_running_loop()
-                result = await asyncio.wait_for(loop.run_in_executor(spec._executor, spec.handle, event), spec.time_limit_s)
+            result = await _call_until_available(spec, event)
             if result is None:
                 log.info("event handled, nothing to emit", ms=round((time.perf_counter() - started) * 1000, 1))
                 return None
@@ -115,6 +121,25 @@ async def handle_message(spec: StageSpec, raw: bytes | None, settings: Settings,
             PROCESS_SECONDS.labels(spec.name).observe(time.perf_counter() - started)
 
 
+async def _call_until_available(spec: StageSpec, event: dict) -> dict | None:
+    """The stage's function on one event; while a server it needs is down, wait and call again
+    (see outage.py): the agent is busy meanwhile, so consumption pauses."""
+    attempt = 0
+    while True:
+        try:
+            if spec.is_async:
+                return await asyncio.wait_for(spec.handle(event), spec.time_limit_s)
+            loop = asyncio.get_running_loop()
+            return await asyncio.wait_for(loop.run_in_executor(spec._executor, spec.handle, event), spec.time_limit_s)
+        except DependencyUnavailable as exc:
+            attempt += 1
+            delay = backoff_delay(attempt, cap=30.0, base=0.5)
+            DEPENDENCY_WAITS.labels(spec.name, exc.dependency).inc()
+            log.warning("dependency unavailable: waiting before trying the input again", dependency=exc.dependency,
+                        reason=exc.reason[:300], attempt=attempt, delay_s=round(delay, 2))
+            await asyncio.sleep(delay)
+
+
 async def send_acknowledged(app: faust.App, out: Outgoing) -> None:
     """Write and wait until the broker has the message (acks=all); while Kafka cannot take
     it, retry with backoff: the input is neither acked nor dropped meanwhile."""
@@ -130,26 +155,43 @@ async def send_acknowledged(app: faust.App, out: Outgoing) -> None:
             await asyncio.sleep(delay)
 
 
-def attach_stage(app: faust.App, spec: StageSpec, settings: Settings | None = None) -> None:
+def attach_stage(app: faust.App, spec: StageSpec, settings: Settings | None = None, *, partitions: int | None = None) -> None:
+    """Run `spec` as an agent of `app` over its input topic. The topic is declared without
+    faust's acks: its offsets are committed only by the app's commit path (delivery.py)."""
     settings = settings or get_settings()
-    source = app.topic(settings.topic(spec.input_topic), key_type=bytes, value_type=bytes,
-                       key_serializer="raw", value_serializer="raw")
+    topic = settings.topic(spec.input_topic)
+    source = app.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+                       acks=False, partitions=partitions)
+    app.delivery.own(topic)
+
+    async def settle(messages: list) -> None:
+        tokens = [(m, t) for m in messages if (t := await app.delivery.begin(m)) is not None]
+        if not tokens:
+            return  # not ours any more, or delivered twice: handled where it is due
+        EVENTS_IN.labels(spec.name).inc(len(tokens))  # each input counted once, when admitted
+        taken = [m for m, _ in tokens]
+        if spec.handle_batch is not None:
+            outs = await spec.handle_batch(taken)
+        else:
+            outs = [await handle_message(spec, m.value, settings, m.partition, m.offset) for m in taken]
+        for out in outs:
+            if out is None:
+                continue
+            # Only once the broker has the output may the input offset be committed.
+            await send_acknowledged(app, out)
+            if out.schema == DLQ_SCHEMA:
+                DEAD_LETTERS.labels(spec.name, orjson.loads(out.value)["payload"]["error"]).inc()
+            else:
+                EVENTS_OUT.labels(spec.name).inc()
+        for _, token in tokens:
+            app.delivery.finish(token)
 
     async def process(stream):
-        async for event in stream.events():
-            message = event.message
-            if not await app.redelivery.admit(message):
-                continue  # faust skipped messages before this one; it comes again after them
-            EVENTS_IN.labels(spec.name).inc()  # counted once, like the index stage's, not per delivery
-            out = await handle_message(spec, event.value, settings, message.partition, message.offset)
-            if out is not None:
-                # Only once the broker has the output may the input offset be committed.
-                await send_acknowledged(app, out)
-                if out.schema == DLQ_SCHEMA:
-                    DEAD_LETTERS.labels(spec.name, orjson.loads(out.value)["payload"]["error"]).inc()
-                else:
-                    EVENTS_OUT.labels(spec.name).inc()
-            # Leaving this iteration acks the input event; faust commits acked, handled offsets.
-            mark_handled(message)
+        if spec.batch_size > 1:
+            async for events in stream.take_events(spec.batch_size, within=spec.batch_seconds):
+                await settle([event.message for event in events])
+        else:
+            async for event in stream.events():
+                await settle([event.message])
 
     app.agent(source, name=f"newsflow.{spec.name}", concurrency=spec.concurrency)(process)

@@ -7,3 +7,10 @@ import os
 # its thread count is read once, when numpy first loads: so this is set before any module of
 # the package imports numpy. An explicit setting in the environment wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+# The enrich service's own single-partition topic between enrich() and the clusters table
+# (see app.py); the stage's output goes there and on to news.enriched once clustered.
+CLUSTERING_TOPIC = "news.enrich.clustering"
+# What the stage owns: its input topics and the offset of its health/metrics port.
+INPUT_TOPICS = ("news.parsed", CLUSTERING_TOPIC)
+WEB_PORT_OFFSET = 3

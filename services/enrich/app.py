@@ -18,15 +18,14 @@ news.parsed) write to news.enrich.clustering too, so their articles are clustere
 """
 
 from ..core.app import create_app, run_worker
-from ..core.commits import mark_handled
-from ..core.metrics import EVENTS_OUT
 from ..core.settings import get_settings
-from ..core.stage import StageSpec, attach_stage, handle_message, send_acknowledged
+from ..core.stage import StageSpec, attach_stage
+from . import CLUSTERING_TOPIC, WEB_PORT_OFFSET
 from .clusters import settle
-from .stage import CLUSTERING_TOPIC, OUTPUT_SCHEMA, SERVICE, stage_spec
+from .stage import OUTPUT_SCHEMA, SERVICE, stage_spec
 
 settings = get_settings()
-app = create_app(SERVICE, settings)
+app = create_app(SERVICE, WEB_PORT_OFFSET, settings)
 attach_stage(app, stage_spec(), settings)
 
 clusters_table = app.Table(
@@ -37,32 +36,18 @@ clusters_table = app.Table(
 
 
 async def _settle(event: dict) -> dict:
-    return settle(event, clusters_table)
+    settled = settle(event, clusters_table)
+    # The table's changelog writes are buffered by faust; they are acknowledged before the
+    # output, so a crash cannot leave an article out (committed) but its bands unrecorded.
+    await app.producer.flush()
+    return settled
 
 
-_clustering = StageSpec(
-    name=SERVICE, input_topic=CLUSTERING_TOPIC, input_schema=OUTPUT_SCHEMA,
+# The second agent, through the same shell; its own stage name, so its events are counted apart.
+attach_stage(app, StageSpec(
+    name=f"{SERVICE}-clusters", input_topic=CLUSTERING_TOPIC, input_schema=OUTPUT_SCHEMA,
     output_topic="news.enriched", output_schema=OUTPUT_SCHEMA, handle=_settle, is_async=True, time_limit_s=30.0,
-)
-_clustering_source = app.topic(settings.topic(CLUSTERING_TOPIC), key_type=bytes, value_type=bytes,
-                               key_serializer="raw", value_serializer="raw", partitions=1)
-
-
-@app.agent(_clustering_source, name="newsflow.enrich.clusters")
-async def cluster_articles(stream):
-    async for event in stream.events():
-        message = event.message
-        if not await app.redelivery.admit(message):
-            continue
-        out = await handle_message(_clustering, event.value, settings, message.partition, message.offset)
-        # The table's changelog writes are buffered by faust; they are acknowledged before the
-        # output, so a crash cannot leave an article out (committed) but its bands unrecorded.
-        await app.producer.flush()
-        # As in the stage shell: the input offset is committed only once the output is acknowledged.
-        await send_acknowledged(app, out)
-        if out.schema == OUTPUT_SCHEMA:
-            EVENTS_OUT.labels("enrich-clusters").inc()
-        mark_handled(message)
+), settings, partitions=1)
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Runs an article's enrichment components one after another within one time budget.
 
 A component that raises, or is still running when the budget is spent, yields None and a
-reason; the article goes on with the next component. Python cannot stop a thread, so a
+reason; the article goes on with the next component. A component whose server is down
+(DependencyUnavailable) stops the article instead: see core/outage.py. Python cannot stop a thread, so a
 timed-out call is abandoned to finish in the background pool (its result is dropped); the
 CoreNLP client has its own HTTP timeout, so such stragglers end.
 """
@@ -12,6 +13,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable
+
+from ..core.outage import DependencyUnavailable
 
 # A few workers: one runs the current component, the others absorb abandoned stragglers.
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="enrich-component")
@@ -34,6 +37,8 @@ class Budget:
         future = _pool.submit(fn, *args, **kwargs)
         try:
             return future.result(timeout=left)
+        except DependencyUnavailable:
+            raise  # a server down is not this article's fault: the stage waits and tries again
         except FutureTimeout:
             self.errors[name] = f"timed out: the article's time budget of {self.seconds:g}s was spent"
             return None

@@ -12,6 +12,8 @@ import threading
 
 import httpx
 
+from ..core.outage import DependencyUnavailable
+
 from .mention import LOC, MISC, ORG, PER, Mention
 
 _NER_DIR = "edu/stanford/nlp/models/ner"
@@ -50,7 +52,8 @@ _LABELS = {"PERSON": PER, "ORGANIZATION": ORG, "LOCATION": LOC, "MISC": MISC}
 
 
 class CoreNLPError(RuntimeError):
-    """The server is unreachable or refused the text; the caller records the reason."""
+    """The server refused this text; the caller records the reason. (A server that cannot
+    answer at all raises DependencyUnavailable: the shell waits for it, see core/outage.py.)"""
 
 
 def server_url() -> str:
@@ -85,8 +88,10 @@ def recognise(text: str, language: str) -> list[Mention]:
             params={"properties": json.dumps(PROPERTIES[language])},
             content=text[:MAX_CHARS].encode("utf-8"),
         )
-    except httpx.HTTPError as exc:
-        raise CoreNLPError(f"CoreNLP server at {server_url()} not reachable: {exc}") from exc
+    except httpx.TransportError as exc:  # refused, reset, timed out: the server, not the text
+        raise DependencyUnavailable("corenlp", f"server at {server_url()} not reachable: {type(exc).__name__}: {exc}") from exc
+    if response.status_code == 503:  # overloaded (its queue is full)
+        raise DependencyUnavailable("corenlp", f"server answered 503: {response.text[:300]}")
     if response.status_code != 200:
         raise CoreNLPError(f"CoreNLP server answered {response.status_code}: {response.text[:300]}")
     return list(_mentions(response.json(), text))

@@ -24,7 +24,8 @@ class UnsupportedLanguage(ValueError):
 
 
 def extract_entities(text: str, language: str, *, use_gazetteer: bool = True) -> dict:
-    """Raises UnsupportedLanguage, or corenlp.CoreNLPError when the model server is down."""
+    """Raises UnsupportedLanguage, corenlp.CoreNLPError when the server refuses the text, or
+    DependencyUnavailable when the server is down."""
     if language not in SUPPORTED_LANGUAGES:
         raise UnsupportedLanguage(f"no named-entity model for language {language!r}")
     found = [(m, "model") for m in corenlp.recognise(text, language)]

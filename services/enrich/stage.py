@@ -14,7 +14,7 @@ from ..core.envelope import make_event
 from ..core.ids import article_id, normalise_url
 from ..core.settings import get_settings
 from ..core.stage import StageSpec
-from . import clusters
+from . import CLUSTERING_TOPIC, clusters
 from .budget import Budget
 from .dates import extract_dates
 from .entities import extract_entities
@@ -28,9 +28,6 @@ INPUT_SCHEMA = "news.parsed/1"
 OUTPUT_SCHEMA = "news.enriched/1"
 # Bump when what enrich() adds changes, so a replay can tell old documents from new.
 ENRICHMENT_VERSION = "enrich/0.2.0"
-# The enrich service's own single-partition topic between enrich() and the clusters table
-# (see app.py); the stage's output goes there and on to news.enriched once clustered.
-CLUSTERING_TOPIC = "news.enrich.clustering"
 
 
 class NothingToEnrich(ValueError):

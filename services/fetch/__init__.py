@@ -10,3 +10,7 @@
     discovery.py  feed and sitemap parsing;  sources.py the sources file;  poller.py polling and submitting
     seen.py       the record of submitted URLs (compacted topic);  topics.py the service's own topics
 """
+
+# What the stage owns: its input topic and the offset of its health/metrics port.
+INPUT_TOPICS = ("news.fetch.requests",)
+WEB_PORT_OFFSET = 1

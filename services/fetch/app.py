@@ -15,11 +15,12 @@ from .poller import Poller
 from .seen import SeenLog, seen_topic
 from .sources import load_sources
 from ..core.topics import ensure_compacted_topic
+from . import INPUT_TOPICS, WEB_PORT_OFFSET
 
-INPUT_TOPIC = "news.fetch.requests"
+(INPUT_TOPIC,) = INPUT_TOPICS
 log = get_logger("newsflow.fetch.app")
 settings = get_settings()
-app = create_app(SERVICE, settings)
+app = create_app(SERVICE, WEB_PORT_OFFSET, settings)
 
 # Per-URL state (last fetch, its request, ETag / Last-Modified), keyed by the request's article
 # id like the input topic, so each worker holds the state of its own partitions. The changelog

@@ -1,40 +1,40 @@
 """The index service: news.enriched -> bulk into Elasticsearch through the alias (or news.dlq).
 
-Events are taken in batches (by count and time; the writer splits them into bulk requests by
-count and bytes). A batch's events are acknowledged, and so their offsets committed, only
-after Elasticsearch has acknowledged its documents and every rejected one is on news.dlq.
-While Elasticsearch is unavailable the writer retries and this agent waits: consumption
-pauses, nothing is acknowledged, nothing is dropped. The events are taken with `noack_take`
-and acked by hand because faust's `take_events` acks a batch even when the agent is stopped
-in the middle of writing it."""
+A batch stage of the shared shell: events are taken in batches (by count and time; the writer
+splits them into bulk requests by count and bytes) and written through the one index write
+path (sink.py). A batch is finished, and so its offsets committable, only after Elasticsearch
+has acknowledged its documents and every rejected one is on news.dlq. While Elasticsearch is
+unavailable the writer retries and the agent waits: consumption pauses, nothing is finished,
+nothing is dropped (the outage policy of core/outage.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import structlog
 from prometheus_client import Counter
 
 from ..core.app import create_app, run_worker
 from ..core.backoff import backoff_delay
-from ..core.commits import mark_handled
 from ..core.dlq import DLQ_SCHEMA, dead_letter_of
-from ..core.envelope import decode, encode, utc_now
-from ..core.es import ensure_index, es_client
+from ..core.envelope import encode
+from ..core.es import es_client
 from ..core.logs import get_logger
-from ..core.metrics import DEAD_LETTERS, EVENTS_IN, EVENTS_OUT
+from ..core.metrics import EVENTS_OUT, PROCESS_SECONDS
 from ..core.settings import get_settings
-from ..core.stage import Outgoing, send_acknowledged
-from .documents import INPUT_SCHEMA, to_action
-from .writer import BatchResult, write_batch
+from ..core.stage import Outgoing, StageSpec, attach_stage, ids_of
+from . import INPUT_TOPICS, WEB_PORT_OFFSET
+from .documents import INPUT_SCHEMA
+from .layout import ensure_index
+from .sink import write_events
 
 SERVICE = "index"
 settings = get_settings()
-app = create_app(SERVICE, settings)
-# On shutdown or rebalance, do not wait for the batch in hand to be acked: during an outage it
-# never would be, and the worker would hang until killed. Unacked events are redelivered.
+app = create_app(SERVICE, WEB_PORT_OFFSET, settings)
+# On shutdown or rebalance, do not wait for the batch in hand: during an outage it never
+# would finish, and the worker would hang until killed. Unfinished events are read again.
 app.conf.stream_wait_empty = False
-source = app.topic(settings.topic("news.enriched"), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 log = get_logger("newsflow.index")
 DOCUMENTS = Counter("newsflow_index_documents_total", "Index stage outcomes per document", ["outcome"])
 WRITE_RETRIES = Counter("newsflow_index_write_retries_total", "Bulk attempts repeated because Elasticsearch was unavailable or busy")
@@ -43,7 +43,7 @@ _es = None
 
 async def elasticsearch():
     """The client, made on first use once the index layout is in place (waiting for
-    Elasticsearch as long as it takes: events stay unacknowledged meanwhile)."""
+    Elasticsearch as long as it takes: events stay unfinished meanwhile)."""
     global _es
     if _es is None:
         # The writer retries with backoff itself; transport-level retries would only multiply the noise.
@@ -63,59 +63,40 @@ async def elasticsearch():
     return _es
 
 
-async def _dead_letter(message, error, reason: str, event: dict | None = None) -> None:
-    letter = dead_letter_of(message, stage=SERVICE, error=error, reason=reason, event=event)
-    await send_acknowledged(app, Outgoing(settings.topic("news.dlq"), letter["id"].encode(), encode(letter, DLQ_SCHEMA), DLQ_SCHEMA))
-    DEAD_LETTERS.labels(SERVICE, letter["payload"]["error"]).inc()
-    log.warning("event dead-lettered", article_id=letter["id"], trace_id=letter["trace_id"], reason=reason[:300])
-
-
-async def index_batch(events) -> BatchResult | None:
-    """Decode, write and dead-letter one batch; returns once every event is settled."""
-    EVENTS_IN.labels(SERVICE).inc(len(events))
-    actions, origins = [], []
-    indexed_at = utc_now()
-    for event in events:
-        decoded = None
-        try:
-            decoded = decode(event.message.value, INPUT_SCHEMA)
-            actions.append(to_action(decoded, settings.index_alias, indexed_at))
-        except Exception as exc:  # noqa: BLE001 - invalid or unindexable input is that input's dead letter
-            await _dead_letter(event.message, exc, str(exc), decoded)
-            continue
-        origins.append((event.message, decoded))
-    if not actions:
-        return None
-    result = await write_batch(await elasticsearch(), actions, chunk_size=settings.index_batch_size,
-                               max_chunk_bytes=settings.index_batch_bytes, max_backoff_s=settings.index_max_backoff_s,
-                               require_alias=True)
-    for position, reason in result.rejected.items():
-        message, decoded = origins[position]
-        await _dead_letter(message, "RejectedByElasticsearch", reason, decoded)
+async def index_batch(messages: list) -> list[Outgoing | None]:
+    """Write one batch; returns, per message, its dead letter or None once its document is safe."""
+    started = time.perf_counter()
+    written = await write_events(await elasticsearch(), [m.value for m in messages], settings)
+    outs: list[Outgoing | None] = [None] * len(messages)
+    for failure in written.failures:
+        letter = dead_letter_of(messages[failure.position], stage=SERVICE, error=failure.error, reason=failure.reason,
+                                event=failure.event)
+        outs[failure.position] = Outgoing(settings.topic("news.dlq"), letter["id"].encode(), encode(letter, DLQ_SCHEMA), DLQ_SCHEMA)
+        log.warning("event dead-lettered", article_id=letter["id"], trace_id=letter["trace_id"], reason=failure.reason[:300])
+    result = written.result
     EVENTS_OUT.labels(SERVICE).inc(result.written)
     for outcome in ("written", "conflicts", "unchanged"):
         DOCUMENTS.labels(outcome).inc(getattr(result, outcome))
     DOCUMENTS.labels("rejected").inc(len(result.rejected))
     WRITE_RETRIES.inc(result.retries)
-    for position, (_, decoded) in enumerate(origins):
-        if position not in result.rejected:
-            with structlog.contextvars.bound_contextvars(article_id=decoded["id"], trace_id=decoded["trace_id"]):
+    failed = {f.position for f in written.failures}
+    for position, message in enumerate(messages):
+        if position not in failed:
+            article_id, trace_id = ids_of(message.value)
+            with structlog.contextvars.bound_contextvars(article_id=article_id, trace_id=trace_id):
                 log.info("article indexed")
-    log.info("batch written", written=result.written, conflicts=result.conflicts, unchanged=result.unchanged,
-             rejected=len(result.rejected), retries=result.retries)
-    return result
+    log.info("batch written", events=len(messages), written=result.written, conflicts=result.conflicts,
+             unchanged=result.unchanged, rejected=len(result.rejected), invalid=len(written.failures) - len(result.rejected),
+             retries=result.retries)
+    PROCESS_SECONDS.labels(SERVICE).observe(time.perf_counter() - started)
+    return outs
 
 
-@app.agent(source, name="newsflow.index")
-async def index_articles(stream):
-    async for taken in stream.noack_take(settings.index_batch_size, within=settings.index_batch_seconds):
-        events = [event for event in taken if await app.redelivery.admit(event.message)]
-        await index_batch(events)
-        # Only now may faust commit these offsets (the events not admitted come again).
-        for event in events:
-            mark_handled(event.message)
-        for event in taken:
-            await stream.ack(event)
+attach_stage(app, StageSpec(
+    name=SERVICE, input_topic=INPUT_TOPICS[0], input_schema=INPUT_SCHEMA, handle_batch=index_batch,
+    batch_size=settings.index_batch_size, batch_seconds=settings.index_batch_seconds,
+    concurrency=max(1, settings.index_concurrency),
+), settings)
 
 
 def main() -> None:

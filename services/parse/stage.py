@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from ..core.body import decode_body
 from ..core.envelope import make_event
+from ..core.settings import get_settings
 from ..core.stage import StageSpec
 from ..core.ids import article_id, normalise_url
 from .extract import PARSER_VERSION, ExtractionError, extract_article
@@ -55,4 +56,4 @@ def stage_spec() -> StageSpec:
     """The parse stage as the shared shell runs it, in the service and in replays."""
     return StageSpec(name=SERVICE, input_topic="news.raw", input_schema=INPUT_SCHEMA,
                      output_topic="news.parsed", output_schema=OUTPUT_SCHEMA, handle=parse, time_limit_s=30.0,
-                     expected_errors=(ExtractionError,))
+                     expected_errors=(ExtractionError,), concurrency=max(1, get_settings().parse_concurrency))

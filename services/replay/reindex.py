@@ -3,23 +3,34 @@ atomically. Searches keep answering from the old index throughout; the old index
 until deleted on purpose.
 
 From news.enriched the documents are rebuilt as they are; from news.raw every stage function
-runs again (parse -> enrich), so a new parser or enricher reaches the whole history.
+runs again (parse -> enrich -> clusters settled as the enrich service settles them), so a new
+parser or enricher reaches the whole history. Documents go through the index stage's one
+write path (index/sink.py), into the new index through a temporary alias (`<alias>-reindex`)
+until the swap, so a missing index stalls the writes instead of auto-creating one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from elasticsearch import AsyncElasticsearch
 from tqdm import tqdm
 
-from ..core.envelope import decode, utc_now
-from ..core.es import ensure_index, es_client, physical_index
+from ..core.backoff import backoff_delay
+from ..core.envelope import decode
+from ..core.es import es_client
 from ..core.kafka import end_offsets
+from ..core.logs import get_logger
+from ..core.outage import DependencyUnavailable
 from ..core.settings import Settings
+from ..index.layout import ensure_index, physical_index
+from ..index.sink import write_events
 from .runner import read_range
+
+log = get_logger("newsflow.reindex")
 
 SOURCES = ("news.enriched", "news.raw")
 
@@ -33,6 +44,9 @@ class ReindexReport:
     indexed: int = 0
     skipped: int = 0          # events no stage could turn into a document (they are on news.dlq already)
     caught_up: int = 0        # events that arrived while the new index was being built
+    # From news.raw: the near-duplicate clusters, settled as the enrich service does (band or
+    # article id -> cluster id), across the whole history and the catch-up.
+    clusters: dict = field(default_factory=dict, repr=False)
 
 
 async def next_index(es: AsyncElasticsearch, settings: Settings) -> str:
@@ -42,21 +56,40 @@ async def next_index(es: AsyncElasticsearch, settings: Settings) -> str:
     return physical_index(settings, max(versions, default=0) + 1)
 
 
-def _to_document_event(source: str, raw: bytes) -> dict:
+def _to_document_event(source: str, raw: bytes, clusters: dict) -> dict:
     """The enriched event an index document is built from, re-running the stages for news.raw."""
     if source == "news.enriched":
         return decode(raw, "news.enriched/1")
+    from ..enrich.clusters import settle
     from ..enrich.stage import enrich
     from ..parse.stage import parse
 
-    return enrich(parse(decode(raw, "news.raw/1")))
+    return settle(enrich(parse(decode(raw, "news.raw/1"))), clusters)
 
 
-async def _index_range(es, settings, source, index, start: dict[TopicPartition, int], stop: dict[TopicPartition, int],
+async def _document_event(source: str, raw: bytes, clusters: dict) -> dict | Exception:
+    """As above; while a server the stages need is down, wait for it (core/outage.py)."""
+    attempt = 0
+    while True:
+        try:
+            return _to_document_event(source, raw, clusters)
+        except DependencyUnavailable as exc:
+            attempt += 1
+            delay = backoff_delay(attempt, cap=30.0)
+            log.warning("dependency unavailable, waiting", dependency=exc.dependency, reason=exc.reason[:300], delay_s=round(delay, 2))
+            await asyncio.sleep(delay)
+        except Exception as exc:  # noqa: BLE001 - the live pipeline dead-lettered it already
+            return exc
+
+
+def _given(event: dict | Exception) -> dict:
+    if isinstance(event, Exception):
+        raise event
+    return event
+
+
+async def _index_range(es, settings, source, alias, start: dict[TopicPartition, int], stop: dict[TopicPartition, int],
                        bar, report) -> int:
-    from ..index.documents import to_action
-    from ..index.writer import write_batch
-
     bounds = {tp: (start.get(tp, 0), stop[tp]) for tp in stop if stop[tp] > start.get(tp, 0)}
     if not bounds:  # (an aiokafka consumer stopped with nothing assigned raises CancelledError)
         return 0
@@ -66,20 +99,12 @@ async def _index_range(es, settings, source, index, start: dict[TopicPartition, 
     indexed = 0
     try:
         async for messages in read_range(consumer, bounds):
-            actions = []
-            for m in messages:
-                report.read += 1
-                try:
-                    event = _to_document_event(source, m.value)
-                except Exception:  # noqa: BLE001 - the live pipeline dead-lettered it already
-                    report.skipped += 1
-                    continue
-                actions.append(to_action(event, index, utc_now()))
+            report.read += len(messages)
+            events = [await _document_event(source, m.value, report.clusters) for m in messages]
+            written = await write_events(es, events, settings, alias=alias, to_event=_given)
+            indexed += written.result.written + written.result.conflicts + written.result.unchanged
+            report.skipped += len(written.failures)
             bar.update(len(messages))
-            if actions:
-                result = await write_batch(es, actions)
-                indexed += result.written + result.conflicts + result.unchanged
-                report.skipped += len(result.rejected)
     finally:
         await consumer.stop()
     return indexed
@@ -92,23 +117,28 @@ async def reindex(settings: Settings, source: str = "news.enriched", show_progre
     try:
         old = await ensure_index(es, settings)
         new = await next_index(es, settings)
-        await es.indices.create(index=new)  # settings and mappings come from the project's template
+        building = f"{settings.index_alias}-reindex"
+        # (left on an older index by a reindex that was stopped half-way)
+        await es.options(ignore_status=404).indices.delete_alias(index=f"{settings.index_alias}-v*", name=building)
+        # settings and mappings come from the project's template; written through its own alias
+        await es.indices.create(index=new, aliases={building: {"is_write_index": True}})
         report = ReindexReport(source=source, old_index=old, new_index=new)
         topic = settings.topic(source)
         snapshot = await end_offsets(settings, [topic])
         with tqdm(total=sum(snapshot.values()), desc=f"reindex {source} -> {new}", unit="event",
                   disable=not show_progress) as bar:
-            report.indexed = await _index_range(es, settings, source, new, {}, snapshot, bar, report)
+            report.indexed = await _index_range(es, settings, source, building, {}, snapshot, bar, report)
             await es.indices.refresh(index=new)
             # One atomic alias change: searches see either the old index or the complete new one.
             await es.indices.update_aliases(actions=[
                 {"remove": {"index": old, "alias": settings.index_alias}},
                 {"add": {"index": new, "alias": settings.index_alias, "is_write_index": True}},
+                {"remove": {"index": new, "alias": building}},
             ])
             # Whatever the live index stage wrote to the old index meanwhile is replayed into
             # the new one; external versions make the overlap harmless.
             latest = await end_offsets(settings, [topic])
-            report.caught_up = await _index_range(es, settings, source, new, snapshot, latest, bar, report)
+            report.caught_up = await _index_range(es, settings, source, settings.index_alias, snapshot, latest, bar, report)
         await es.indices.refresh(index=new)
         return report
     finally:

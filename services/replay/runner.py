@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from tqdm import tqdm
 
 from ..core.dlq import DLQ_SCHEMA, dead_letter_of
-from ..core.envelope import InvalidEvent, decode, encode, utc_now
+from ..core.envelope import encode
 from ..core.es import es_client
 from ..core.kafka import end_offsets, producer
 from ..core.settings import Settings
@@ -124,32 +124,20 @@ async def _replay_through_stage(consumer, bounds, settings, report, bar, spec) -
 
 
 async def _replay_into_index(consumer, bounds, settings, report, bar) -> None:
-    from ..index.documents import INPUT_SCHEMA, to_action
-    from ..index.writer import write_batch
+    from ..index.sink import write_events
 
     es = es_client(settings)
     try:
         async with producer(settings) as send:
             async for messages in read_range(consumer, bounds):
-                actions, origins = [], []
-                for m in messages:
-                    report.read += 1
-                    try:
-                        event = decode(m.value, INPUT_SCHEMA)
-                    except InvalidEvent as exc:
-                        await _send_dead_letter(send, settings, m, exc, str(exc))
-                        report.dead_letters += 1
-                        continue
-                    actions.append(to_action(event, settings.index_alias, utc_now()))
-                    origins.append((m, event))
-                if actions:
-                    result = await write_batch(es, actions)
-                    report.written += result.written
-                    for position, reason in result.rejected.items():
-                        m, event = origins[position]
-                        await _send_dead_letter(send, settings, m, "RejectedByElasticsearch", reason, event)
-                        report.dead_letters += 1
-                await _commit(consumer, messages)
+                written = await write_events(es, [m.value for m in messages], settings)
+                report.read += len(messages)
+                report.written += written.result.written
+                for failure in written.failures:
+                    await _send_dead_letter(send, settings, messages[failure.position], failure.error, failure.reason,
+                                            failure.event)
+                    report.dead_letters += 1
+                await _commit(consumer, messages)  # documents and dead letters are safe: move on
                 bar.update(len(messages))
     finally:
         await es.close()

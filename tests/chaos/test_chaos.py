@@ -29,7 +29,7 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
-from newsflow.core.app import WEB_PORT_OFFSETS
+from newsflow.stages import STAGE_INPUTS, WEB_PORT_OFFSETS
 from newsflow.core.envelope import encode, make_event, utc_now
 from newsflow.core.ids import article_id, new_trace_id
 from newsflow.core.kafka import pipeline_status, producer
@@ -115,7 +115,7 @@ def _healthy(settings: Settings, stage: str) -> bool:
 
 def _lags(settings: Settings) -> dict:
     try:
-        status = asyncio.run(pipeline_status(settings))
+        status = asyncio.run(pipeline_status(settings, STAGE_INPUTS))
     except Exception as exc:  # noqa: BLE001 - the broker may still be coming back
         return {"error": repr(exc)}
     return {f"{s['stage']}:{s['topic']}": s["lag"] for s in status["stages"]}

@@ -17,7 +17,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from newsflow.core.app import WEB_PORT_OFFSETS
+from newsflow.stages import WEB_PORT_OFFSETS
 from newsflow.core.envelope import encode, make_event, utc_now
 from newsflow.core.ids import article_id, new_trace_id
 from newsflow.core.kafka import producer

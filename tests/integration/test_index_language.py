@@ -9,7 +9,8 @@ import uuid
 import pytest
 
 from newsflow.core.envelope import make_event, utc_now
-from newsflow.core.es import ensure_index, es_client
+from newsflow.core.es import es_client
+from newsflow.index.layout import ensure_index
 from newsflow.core.settings import Settings
 from newsflow.index.documents import to_action
 from newsflow.index.writer import write_batch

@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from newsflow.core.es import ensure_index, es_client, index_template, mapping_version, template_name
+from newsflow.core.es import es_client
+from newsflow.index.layout import ensure_index, index_template, mapping_version, template_name
 from newsflow.core.settings import Settings
 
 from .helpers import es

@@ -94,3 +94,25 @@ def test_reindex_builds_the_next_index_and_swaps_the_alias_without_downtime(inge
     assert all(indexed(settings, article_id) for article_id in ingested)
     assert probe.answers > 0 and probe.failures == []
     client.close()
+
+
+def test_reindex_from_raw_reruns_the_stages_and_settles_clusters_as_the_service_does(ingested, settings, sample_site):
+    # A second copy of one page at another URL: the pipeline clusters the two together, and a
+    # reindex from news.raw must too (enrich() alone gives each its own provisional cluster).
+    copy_id = submit([f"{sample_site}/{PAGES[0]}?replay=copy"])[0]
+    wait_until(lambda: indexed(settings, copy_id), 120, f"article {copy_id}")
+    client = es(settings)
+    client.indices.refresh(index=settings.index_alias)
+    live = {h["_id"]: h["_source"] for h in client.search(index=settings.index_alias, size=1000)["hits"]["hits"]}
+    report = asyncio.run(reindex(settings, "news.raw", show_progress=False))
+    client.indices.refresh(index=report.new_index)
+    rebuilt = {h["_id"]: h["_source"] for h in client.search(index=report.new_index, size=1000)["hits"]["hits"]}
+    assert set(live) <= set(rebuilt)
+    assert not client.indices.exists_alias(name=f"{settings.index_alias}-reindex"), "the building alias is removed"
+    first, copy = rebuilt[ingested[0]], rebuilt[copy_id]
+    assert first["title"] == copy["title"]
+    assert first["enrichment"]["cluster_id"] == copy["enrichment"]["cluster_id"]
+    # the other pages are other stories: clusters of their own
+    others = {rebuilt[i]["enrichment"]["cluster_id"] for i in ingested[1:]}
+    assert len(others) == len(PAGES) - 1 and first["enrichment"]["cluster_id"] not in others
+    client.close()

@@ -144,10 +144,13 @@ def test_unsupported_language_is_refused():
         extract_entities("Xin chào Hà Nội", "vi")
 
 
-def test_server_down_raises_a_clear_error(monkeypatch):
+def test_server_down_is_an_outage_not_the_texts_fault(monkeypatch):
+    from newsflow.core.outage import DependencyUnavailable
+
     monkeypatch.setenv("NEWSFLOW_CORENLP_URL", "http://127.0.0.1:9")  # discard port: nothing listens
-    with pytest.raises(corenlp.CoreNLPError, match="not reachable"):
+    with pytest.raises(DependencyUnavailable, match="not reachable") as raised:
         corenlp.recognise("Angela Merkel besuchte Berlin.", "de")
+    assert raised.value.dependency == "corenlp"
 
 
 # ------------------------------------------------------------- merging, without the server

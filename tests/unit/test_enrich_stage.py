@@ -56,16 +56,27 @@ def test_seed_gets_every_field(enriched_seed):
     assert set(e["timings"]) >= {"language", "entities", "money", "keywords", "topic", "embedding"}
 
 
-def test_a_failing_component_leaves_its_field_empty_with_the_reason(seed_event, monkeypatch):
-    def down(text, language):
-        raise corenlp.CoreNLPError("CoreNLP server at http://127.0.0.1:9 not reachable")
+def test_a_component_failing_on_the_text_leaves_its_field_empty_with_the_reason(seed_event, monkeypatch):
+    def refused(text, language):
+        raise corenlp.CoreNLPError("CoreNLP server answered 500: annotation failed")
 
-    monkeypatch.setattr(corenlp, "recognise", down)
+    monkeypatch.setattr(corenlp, "recognise", refused)
     e = enrich(seed_event, embed=False)["payload"]["enrichment"]
     assert e["entities"] == {"persons": [], "organizations": [], "locations": []}
-    assert "not reachable" in e["errors"]["entities"]
+    assert "answered 500" in e["errors"]["entities"]
     assert e["money"] and e["keywords"] and e["topic"]  # the rest still ran
     assert "embedding" not in e and "disabled" in e["errors"]["embedding"]
+
+
+def test_a_component_whose_server_is_down_stops_the_article_instead_of_emptying_its_field(seed_event, monkeypatch):
+    from newsflow.core.outage import DependencyUnavailable
+
+    def down(text, language):
+        raise DependencyUnavailable("corenlp", "server at http://127.0.0.1:9 not reachable")
+
+    monkeypatch.setattr(corenlp, "recognise", down)
+    with pytest.raises(DependencyUnavailable):
+        enrich(seed_event, embed=False)
 
 
 def test_a_component_over_the_time_budget_is_cut_off(seed_event, monkeypatch):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.core.es import index_template
+from newsflow.index.layout import index_template
 
 REPO = Path(__file__).resolve().parents[2]
 NDJSON = REPO / "infra" / "kibana" / "newsflow.ndjson"
