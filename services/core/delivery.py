@@ -151,12 +151,13 @@ class Delivery:
     async def on_revoked(self, revoked: set[TP]) -> None:
         self._ready.clear()
         ours = {tp for tp in revoked if tp in self.parts}
+        in_flight = sum(self.parts[tp].in_flight() for tp in ours)
         deadline = time.monotonic() + self.drain_s
         while any(self.parts[tp].in_flight() for tp in ours) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         left = sum(self.parts[tp].in_flight() for tp in ours)
         committed = await self.commit(ours) if ours else {}
-        log.info("partitions revoked", committed=_show(committed), still_in_flight=left)
+        log.info("partitions revoked", in_flight=in_flight, committed=_show(committed), still_in_flight=left)
         for tp in ours:
             self.parts.pop(tp, None)
 

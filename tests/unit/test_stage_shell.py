@@ -89,3 +89,18 @@ def test_expected_failures_are_dead_lettered_like_any_other():
 
     letter = orjson.loads(_run(_spec(gone, expected_errors=(PageGone,)), encode(_request(), "news.fetch.request/1")).value)
     assert letter["payload"]["error"] == "PageGone" and letter["payload"]["reason"] == "HTTP 404"
+
+
+def test_a_server_down_is_waited_out_and_the_input_handled_not_dead_lettered():
+    from newsflow.core.outage import DependencyUnavailable
+
+    calls = []
+
+    def flaky_server(event):
+        calls.append(1)
+        if len(calls) < 3:
+            raise DependencyUnavailable("corenlp", "connection refused")
+        return _echo(event)
+
+    out = _run(_spec(flaky_server), encode(_request(), "news.fetch.request/1"))
+    assert out.topic == "t.news.raw" and len(calls) == 3
