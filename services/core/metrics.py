@@ -1,6 +1,6 @@
 """Prometheus metrics shared by the stages, served on each service's /metrics."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_IN = Counter("newsflow_events_in_total", "Events read from the input topic", ["stage"])
 EVENTS_OUT = Counter("newsflow_events_out_total", "Events written to the output (topic or index)", ["stage"])
@@ -12,3 +12,4 @@ PROCESS_SECONDS = Histogram(
 DEPENDENCY_WAITS = Counter("newsflow_dependency_waits_total",
                            "Attempts of an input put off because a server the stage needs was unavailable",
                            ["stage", "dependency"])
+IN_FLIGHT = Gauge("newsflow_in_flight", "Input messages given to the stage and not yet finished", ["stage"])

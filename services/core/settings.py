@@ -57,8 +57,8 @@ class Settings:
     index_concurrency: int = _from_env("NEWSFLOW_INDEX_CONCURRENCY", "1", int)
     # Longest pause between retries while Elasticsearch is overloaded (429) or unreachable.
     index_max_backoff_s: float = _from_env("NEWSFLOW_INDEX_MAX_BACKOFF", "10", float)
-    # The commit path (core/delivery.py) commits finished offsets at this interval; a crash
-    # makes the stages read again at most this much.
+    # The commit path (core/delivery.py) commits finished offsets soon after they finish, and
+    # at least this often.
     commit_interval_s: float = _from_env("NEWSFLOW_COMMIT_INTERVAL", "1.0", float)
     # A worker silent this long is taken out of its group and its partitions move on; the
     # heartbeats come from the consumer's own thread, so a busy stage is not silent.

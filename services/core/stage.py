@@ -26,7 +26,7 @@ from .backoff import backoff_delay
 from .dlq import DLQ_SCHEMA, dead_letter_event
 from .envelope import InvalidEvent, decode, encode
 from .logs import get_logger
-from .metrics import DEAD_LETTERS, DEPENDENCY_WAITS, EVENTS_IN, EVENTS_OUT, PROCESS_SECONDS
+from .metrics import DEAD_LETTERS, DEPENDENCY_WAITS, EVENTS_IN, EVENTS_OUT, IN_FLIGHT, PROCESS_SECONDS
 from .outage import DependencyUnavailable
 from .settings import Settings, get_settings
 
@@ -169,6 +169,7 @@ def attach_stage(app: faust.App, spec: StageSpec, settings: Settings | None = No
         if not tokens:
             return  # not ours any more, or delivered twice: handled where it is due
         EVENTS_IN.labels(spec.name).inc(len(tokens))  # each input counted once, when admitted
+        IN_FLIGHT.labels(spec.name).inc(len(tokens))
         taken = [m for m, _ in tokens]
         if spec.handle_batch is not None:
             outs = await spec.handle_batch(taken)
@@ -185,6 +186,7 @@ def attach_stage(app: faust.App, spec: StageSpec, settings: Settings | None = No
                 EVENTS_OUT.labels(spec.name).inc()
         for _, token in tokens:
             app.delivery.finish(token)
+        IN_FLIGHT.labels(spec.name).dec(len(tokens))
 
     async def process(stream):
         if spec.batch_size > 1:

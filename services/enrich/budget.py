@@ -27,9 +27,10 @@ class Budget:
         self.errors: dict[str, str] = {}
         self.timings: dict[str, float] = {}
 
-    def run(self, name: str, fn: Callable[..., Any], *args, **kwargs) -> Any:
-        """fn(*args) within what is left of the budget; None (and errors[name]) on failure."""
-        left = self.deadline - time.monotonic()
+    def run(self, name: str, fn: Callable[..., Any], *args, at_least_s: float = 0.0, **kwargs) -> Any:
+        """fn(*args) within what is left of the budget, or `at_least_s` for a component that
+        waits on a server with timeouts of its own; None (and errors[name]) on failure."""
+        left = max(self.deadline - time.monotonic(), at_least_s)
         if left <= 0:
             self.errors[name] = f"skipped: the article's time budget of {self.seconds:g}s was spent"
             return None

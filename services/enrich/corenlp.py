@@ -48,6 +48,10 @@ SUPPORTED_LANGUAGES = frozenset(PROPERTIES)
 # The server refuses longer texts (its maxCharLength); past this an article's names are
 # almost all known already, so the rest is not sent.
 MAX_CHARS = 100_000
+# The server gives up on one text after 30 s (corenlp.sh: -timeout 30000) and says so with a
+# 500: the text's fault. Waiting longer than that for an answer means the server itself is
+# stuck or still loading its models: an outage, which the stage waits out.
+CLIENT_TIMEOUT_S = 40.0
 _LABELS = {"PERSON": PER, "ORGANIZATION": ORG, "LOCATION": LOC, "MISC": MISC}
 
 
@@ -72,7 +76,7 @@ def _http() -> httpx.Client:
     global _client
     with _client_lock:
         if _client is None:
-            _client = httpx.Client(timeout=httpx.Timeout(30.0, connect=3.0))
+            _client = httpx.Client(timeout=httpx.Timeout(CLIENT_TIMEOUT_S, connect=3.0))
         return _client
 
 

@@ -14,7 +14,7 @@ from ..core.envelope import make_event
 from ..core.ids import article_id, normalise_url
 from ..core.settings import get_settings
 from ..core.stage import StageSpec
-from . import CLUSTERING_TOPIC, clusters
+from . import CLUSTERING_TOPIC, clusters, corenlp
 from .budget import Budget
 from .dates import extract_dates
 from .entities import extract_entities
@@ -65,7 +65,9 @@ def enrich(parsed: dict, *, budget_s: float | None = None, embed: bool | None = 
     declared = (article.get("language") or "").split("-")[0].lower() or None
     language = detected["code"] or declared or "und"
 
-    entities = budget.run("entities", extract_entities, text, language)
+    # The NER server's own timeouts decide how long entities may take (corenlp.py): a slow
+    # server is an outage to wait out, not a reason to index the article without entities.
+    entities = budget.run("entities", extract_entities, text, language, at_least_s=corenlp.CLIENT_TIMEOUT_S + 5)
     money = budget.run("money", extract_money, text, language)
     dates = budget.run("dates", extract_dates, text, language)
     keywords = budget.run("keywords", extract_keywords, text, language)
@@ -114,5 +116,5 @@ def stage_spec() -> StageSpec:
     budget = settings.enrich_time_budget_s
     return StageSpec(name=SERVICE, input_topic="news.parsed", input_schema=INPUT_SCHEMA,
                      output_topic=CLUSTERING_TOPIC, output_schema=OUTPUT_SCHEMA, handle=enrich,
-                     time_limit_s=budget + 30.0, expected_errors=(NothingToEnrich,),
+                     time_limit_s=budget + corenlp.CLIENT_TIMEOUT_S + 30.0, expected_errors=(NothingToEnrich,),
                      concurrency=max(1, settings.enrich_concurrency))

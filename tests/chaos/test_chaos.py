@@ -2,15 +2,17 @@
 (NEWSFLOW_CHAOS_ARTICLES=300, NEWSFLOW_CHAOS_KILLS=1, NEWSFLOW_CHAOS_ES_OUTAGE=10).
 
 A generated site of NEWSFLOW_CHAOS_ARTICLES (2,000) article pages plus a few pages built to fail
-is ingested while every stage is SIGKILLed at random moments (NEWSFLOW_CHAOS_KILLS, 3 times
-each) and restarted, the Kafka broker is restarted once and Elasticsearch is unreachable for
-NEWSFLOW_CHAOS_ES_OUTAGE (30) s. Afterwards: every
-article is in Elasticsearch exactly once (count and ids), no consumer group lags, and news.dlq
-holds exactly the pages built to fail.
+is ingested, submitted at a steady pace, with every stage at concurrency 2, while every stage
+is SIGKILLed with messages in flight (NEWSFLOW_CHAOS_KILLS, 3 times each) and restarted, the
+Kafka broker is restarted once, the NER server is killed twice and Elasticsearch is
+unreachable for NEWSFLOW_CHAOS_ES_OUTAGE (30) s. Afterwards: every article is in Elasticsearch
+(count and ids) with its entities, no consumer group lags, news.dlq holds exactly one dead
+letter per page built to fail, and the duplicate writes (documents written more than once,
+from the index stage's own counts) are reported.
 
-Runs against a private Kafka broker (infra/stack.sh on CHAOS_KAFKA_PORT, own NEWSFLOW_VAR) so
-the shared one is never restarted; Elasticsearch is the shared server behind a TCP proxy that
-the test cuts, under its own index alias.
+Runs against a private Kafka broker (infra/stack.sh on CHAOS_KAFKA_PORT, own NEWSFLOW_VAR) and
+a private CoreNLP server (CHAOS_CORENLP_PORT), so the shared ones are never restarted;
+Elasticsearch is the shared server behind a TCP proxy that the test cuts, under its own alias.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
+import signal
 import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import orjson
@@ -47,16 +52,28 @@ KILLS_EACH = int(os.environ.get("NEWSFLOW_CHAOS_KILLS", "3"))
 ES_OUTAGE_S = float(os.environ.get("NEWSFLOW_CHAOS_ES_OUTAGE", "30"))
 KAFKA_ENV = {"NEWSFLOW_VAR": os.environ.get("CHAOS_VAR", "/tmp/chaos-var"),
              "KAFKA_PORT": os.environ.get("CHAOS_KAFKA_PORT", "29092"),
-             "KAFKA_CONTROLLER_PORT": os.environ.get("CHAOS_KAFKA_CONTROLLER_PORT", "29093")}
+             "KAFKA_CONTROLLER_PORT": os.environ.get("CHAOS_KAFKA_CONTROLLER_PORT", "29093"),
+             "CORENLP_PORT": os.environ.get("CHAOS_CORENLP_PORT", "29000")}
+NER_KILLS = 2
 
 
 def stack(*args: str) -> None:
     subprocess.run([str(REPO / "infra" / "stack.sh"), *args], env={**os.environ, **KAFKA_ENV}, check=True)
 
 
+def corenlp(*args: str) -> None:
+    subprocess.run([str(REPO / "infra" / "corenlp" / "corenlp.sh"), *args], env={**os.environ, **KAFKA_ENV}, check=True)
+
+
+def corenlp_kill() -> None:
+    pid_file = Path(KAFKA_ENV["NEWSFLOW_VAR"]) / "corenlp" / "corenlp.pid"
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
 @pytest.fixture(scope="module")
 def chaos_env(shared_stack):
     stack("up", "kafka")
+    corenlp("up")
     shared = Settings()  # the shared Elasticsearch, reached only through the proxy below
     proxy = TcpProxy(int(shared.elasticsearch_url.rsplit(":", 1)[1]))
     run = uuid.uuid4().hex[:8]
@@ -74,6 +91,12 @@ def chaos_env(shared_stack):
         "NEWSFLOW_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
         "NEWSFLOW_FETCH_HOST_DELAY": "0",
         "NEWSFLOW_FETCH_HOST_CONCURRENCY": "8",
+        "NEWSFLOW_CORENLP_URL": f"http://127.0.0.1:{KAFKA_ENV['CORENLP_PORT']}",
+        # every stage at concurrency 2: messages finish out of order within a partition
+        "NEWSFLOW_FETCH_CONCURRENCY": "2",
+        "NEWSFLOW_PARSE_CONCURRENCY": "2",
+        "NEWSFLOW_ENRICH_CONCURRENCY": "2",
+        "NEWSFLOW_INDEX_CONCURRENCY": "2",
     }
     settings = Settings().replace(kafka_bootstrap=env["NEWSFLOW_KAFKA"], topic_prefix=env["NEWSFLOW_TOPIC_PREFIX"],
                                   index_alias=env["NEWSFLOW_INDEX_ALIAS"], web_port_base=int(env["NEWSFLOW_WEB_PORT_BASE"]))
@@ -83,27 +106,56 @@ def chaos_env(shared_stack):
     client.options(ignore_status=404).indices.delete(index=f"{settings.index_alias}-v*")
     client.options(ignore_status=404).indices.delete_index_template(name=f"newsflow-articles-{settings.index_alias}")
     client.close()
+    corenlp("down")
     if not os.environ.get("CHAOS_KEEP_KAFKA"):
         stack("down", "kafka")
 
 
-async def _submit(settings: Settings, urls: list[str]) -> None:
+async def _submit(settings: Settings, urls: list[str], over_s: float) -> None:
+    """At a steady pace over `over_s`, so every stage has work in flight whenever a kill comes."""
     async with producer(settings) as send:
-        for url in urls:
+        for n, url in enumerate(urls):
             event = make_event("news.fetch.request/1", article_id(url), new_trace_id(),
                                {"url": url, "source": "chaos", "requested_at": utc_now()}, "chaos")
-            await send(settings.topic("news.fetch.requests"), event["id"].encode(), encode(event, "news.fetch.request/1"))
+            for attempt in range(60):  # the broker restarts meanwhile
+                try:
+                    await send(settings.topic("news.fetch.requests"), event["id"].encode(), encode(event, "news.fetch.request/1"))
+                    break
+                except Exception:  # noqa: BLE001 - wait for the broker and send again
+                    await asyncio.sleep(1)
+            await asyncio.sleep(over_s / len(urls))
 
 
-def _indexed_ids(settings: Settings, es_url: str) -> list[str]:
+def _indexed(settings: Settings, es_url: str) -> dict[str, dict]:
+    """Document id -> its enrichment's entities and errors."""
     client = Elasticsearch(es_url, request_timeout=30)
     try:
         client.options(ignore_status=(404, 503)).indices.refresh(index=settings.index_alias)
         found = client.options(ignore_status=(404, 503)).search(
-            index=settings.index_alias, query={"match_all": {}}, source=False, size=10_000, track_total_hits=True)
-        return [hit["_id"] for hit in found.get("hits", {}).get("hits", [])]
+            index=settings.index_alias, query={"match_all": {}}, size=10_000, track_total_hits=True,
+            source_includes=["enrichment.entities", "enrichment.errors"])
+        return {hit["_id"]: hit["_source"].get("enrichment", {}) for hit in found.get("hits", {}).get("hits", [])}
     finally:
         client.close()
+
+
+def _in_flight(settings: Settings, stage: str) -> float:
+    """The stage's messages begun and not finished, from its /metrics (0 when it does not answer)."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{settings.web_port_base + WEB_PORT_OFFSETS[stage]}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return 0.0
+    found = re.search(rf'^newsflow_in_flight{{stage="{stage}"}} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def _documents_written(log_dir: Path) -> int:
+    """Documents the index stage wrote, summed over every run of it (its log is appended to)."""
+    total = 0
+    for line in (log_dir / "index.log").read_bytes().splitlines():
+        if b'"batch written"' in line:
+            total += orjson.loads(line)["written"]
+    return total
 
 
 def _healthy(settings: Settings, stage: str) -> bool:
@@ -125,9 +177,10 @@ class Chaos:
     """Kills each stage KILLS_EACH times at random moments, restarts the broker once and cuts
     Elasticsearch for 30 s, all while the pipeline runs; records what it did and when."""
 
-    def __init__(self, services: Services, proxy: TcpProxy, seed: int):
-        self.services, self.proxy, self.rng = services, proxy, random.Random(seed)
+    def __init__(self, services: Services, proxy: TcpProxy, settings: Settings, seed: int):
+        self.services, self.proxy, self.settings, self.rng = services, proxy, settings, random.Random(seed)
         self.kills, self.log, self.t0 = Counter(), [], time.monotonic()
+        self.hits_in_flight = Counter()  # kills that hit the stage with messages in flight
 
     def note(self, what: str) -> None:
         # wall-clock time too, to line the timeline up with the services' logs
@@ -148,25 +201,42 @@ class Chaos:
         stack("up", "kafka")
         self.note("kafka up")
 
+    def ner_restart(self) -> None:
+        self.note("NER server SIGKILL")
+        corenlp_kill()
+        time.sleep(self.rng.uniform(1, 3))
+        corenlp("up")
+        self.note("NER server up")
+
     def run(self) -> None:
         victims = [s for s in STAGES for _ in range(KILLS_EACH)]
         self.rng.shuffle(victims)
-        outage = None
+        background = []
+        ner_at = {len(victims) * k // (NER_KILLS + 1) for k in range(1, NER_KILLS + 1)}
         for i, victim in enumerate(victims):
             time.sleep(self.rng.uniform(2, 9))
+            # Kill when the stage has messages in flight (waiting a little for some if need be).
+            deadline = time.monotonic() + 20
+            while _in_flight(self.settings, victim) <= 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            in_flight = _in_flight(self.settings, victim)
             self.services.kill(victim)
             self.kills[victim] += 1
-            self.note(f"SIGKILL {victim} ({self.kills[victim]})")
+            self.hits_in_flight[victim] += in_flight > 0
+            self.note(f"SIGKILL {victim} ({self.kills[victim]}) with {in_flight:g} in flight")
             time.sleep(self.rng.uniform(0.2, 3))
             self.services.start(victim)
             self.note(f"restarted {victim}")
             if i == len(victims) // 3:
                 self.broker_restart()
             if i == len(victims) // 2:
-                outage = threading.Thread(target=self.es_outage, daemon=True)
-                outage.start()
-        if outage:
-            outage.join()
+                background.append(threading.Thread(target=self.es_outage, daemon=True))
+                background[-1].start()
+            if i in ner_at:
+                background.append(threading.Thread(target=self.ner_restart, daemon=True))
+                background[-1].start()
+        for thread in background:
+            thread.join()
 
 
 def test_nothing_lost_duplicated_or_stuck_under_chaos(chaos_env):
@@ -182,31 +252,46 @@ def test_nothing_lost_duplicated_or_stuck_under_chaos(chaos_env):
                 services.start(stage)
             wait_until(lambda: all(_healthy(settings, s) for s in STAGES), 90, "all stages healthy")
             started = time.monotonic()
-            asyncio.run(_submit(settings, urls))
-            chaos = Chaos(services, proxy, seed=int(time.time()))
+            # Submitted over about the time the kills take, so each kill finds work in flight.
+            pace_s = KILLS_EACH * len(STAGES) * 7.0 + 10
+            submitter = threading.Thread(target=lambda: asyncio.run(_submit(settings, urls, pace_s)), daemon=True)
+            submitter.start()
+            chaos = Chaos(services, proxy, settings, seed=int(time.time()))
             chaos.run()
+            submitter.join()
             assert all(chaos.kills[s] >= KILLS_EACH for s in STAGES)
 
             es_url = env["NEWSFLOW_ELASTICSEARCH"]
-            wait_until(lambda: len(_indexed_ids(settings, es_url)) >= ARTICLES, 1800, f"{ARTICLES} articles indexed", interval=3)
+            wait_until(lambda: len(_indexed(settings, es_url)) >= ARTICLES, 1800, f"{ARTICLES} articles indexed", interval=3)
             took = time.monotonic() - started
             lags = wait_until(lambda: (l := _lags(settings)) and "error" not in l and not any(l.values()) and l, 120,
                               "every consumer group caught up", interval=2)
             time.sleep(5)  # a duplicate or a late dead letter, if one were coming, has time to land
-            ids = _indexed_ids(settings, es_url)
+            documents = _indexed(settings, es_url)
+            ids = list(documents)
             letters = [e for e in read_topic(settings, "news.dlq", timeout_s=3)]
             assert all(_healthy(settings, s) for s in STAGES)
         finally:
             services.stop_all()
 
     expected = {article_id(u) for u in articles}
-    assert len(ids) == len(set(ids)) == ARTICLES, f"{len(ids)} documents for {ARTICLES} articles"
+    assert len(ids) == ARTICLES, f"{len(ids)} documents for {ARTICLES} articles"
     assert set(ids) == expected
+    # Every article carries its entities: none emptied while the NER server was down.
+    emptied = {i: d.get("errors", {}).get("entities") for i, d in documents.items() if "entities" in d.get("errors", {})}
+    assert not emptied, f"{len(emptied)} documents without entities: {list(emptied.values())[:3]}"
+    assert all(d["entities"]["persons"] for d in documents.values())
+    # One dead letter per page built to fail: compared as a multiset, so a repeat shows.
     letter_ids = Counter(e["id"] for e in letters)
-    assert set(letter_ids) == {article_id(u) for u in failing}, {e["payload"]["reason"][:80] for e in letters}
+    assert letter_ids == Counter(article_id(u) for u in failing), {e["payload"]["reason"][:80] for e in letters}
+    assert all(chaos.hits_in_flight[s] == chaos.kills[s] for s in STAGES), f"kills with nothing in flight: {chaos.log}"
+    written = _documents_written(log_dir)
     reasons = Counter(e["payload"]["error"] for e in letters)
-    summary = {"articles_in": ARTICLES, "documents_out": len(ids), "duplicates": len(ids) - len(set(ids)),
+    summary = {"articles_in": ARTICLES, "documents_out": len(ids), "documents_written": written,
+               "duplicate_writes": written - len(ids),
                "dead_letters": len(letters), "dead_letter_pages": len(letter_ids), "built_to_fail": len(failing),
-               "dead_letter_errors": dict(reasons), "kills": dict(chaos.kills), "lags": lags, "seconds": round(took, 1)}
+               "dead_letter_errors": dict(reasons), "kills": dict(chaos.kills),
+               "kills_with_messages_in_flight": dict(chaos.hits_in_flight), "ner_kills": NER_KILLS,
+               "lags": lags, "seconds": round(took, 1)}
     print("\nchaos:", orjson.dumps(summary).decode())
     (REPO / ".var" / "chaos-last.json").write_bytes(orjson.dumps({**summary, "timeline": chaos.log}, option=orjson.OPT_INDENT_2))
