@@ -22,6 +22,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -66,8 +67,20 @@ def corenlp(*args: str) -> None:
 
 
 def corenlp_kill() -> None:
+    """SIGKILL the private NER server and wait until its port is closed (a killed process may
+    linger as a zombie, which `corenlp.sh up` would take for a running server)."""
     pid_file = Path(KAFKA_ENV["NEWSFLOW_VAR"]) / "corenlp" / "corenlp.pid"
     os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+    def closed() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", int(KAFKA_ENV["CORENLP_PORT"])), timeout=1).close()
+            return False
+        except OSError:
+            return True
+
+    wait_until(closed, 30, "the NER server's port closed")
+    pid_file.unlink()
 
 
 @pytest.fixture(scope="module")
@@ -216,9 +229,9 @@ class Chaos:
         for i, victim in enumerate(victims):
             time.sleep(self.rng.uniform(2, 9))
             # Kill when the stage has messages in flight (waiting a little for some if need be).
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 120
             while _in_flight(self.settings, victim) <= 0 and time.monotonic() < deadline:
-                time.sleep(0.05)
+                time.sleep(0.02)
             in_flight = _in_flight(self.settings, victim)
             self.services.kill(victim)
             self.kills[victim] += 1

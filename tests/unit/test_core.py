@@ -78,3 +78,23 @@ def test_small_bodies_stay_plain_and_large_ones_are_compressed():
     text, compression = encode_body(large, 1000)
     assert compression == "zstd" and len(text) < len(large) / 10
     assert decode_body(text, compression) == large
+
+
+def test_the_shared_core_imports_nothing_from_the_stages():
+    import ast
+    from pathlib import Path
+
+    import newsflow.core
+
+    upward = []
+    for module in Path(newsflow.core.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level >= 2 or (node.module or "").startswith("newsflow.")):
+                if node.level >= 2 and node.module is None:  # names of the package itself
+                    targets = [f"newsflow.{a.name}" for a in node.names if a.name != "__version__"]
+                else:
+                    targets = [node.module if node.level < 2 else f"newsflow.{node.module}"]
+                upward += [f"{module.name}: {t}" for t in targets if not t.startswith("newsflow.core")]
+            if isinstance(node, ast.Import):
+                upward += [f"{module.name}: {a.name}" for a in node.names if a.name.startswith("newsflow.") and not a.name.startswith("newsflow.core")]
+    assert upward == []
