@@ -115,7 +115,7 @@ async def _send(settings: Settings, plan: RedrivePlan, report: RedriveReport, sh
     await client.start()
     dlq_topic = settings.topic(DLQ_TOPIC)
     try:
-        with tqdm(total=len(plan.send), desc="redrive", unit="letter", disable=not show_progress) as bar:
+        with tqdm(total=len(plan.send), desc="redrive", unit="letter", disable=not show_progress or not plan.send) as bar:
             for start in range(0, len(plan.send), BATCH):
                 batch = plan.send[start:start + BATCH]
                 sent = await asyncio.gather(*[
