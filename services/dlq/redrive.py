@@ -25,7 +25,7 @@ from .letters import (DLQ_TOPIC, REDRIVE_SCHEMA, REDRIVE_TOPIC, DeadLetter, Redr
 BATCH = 500
 
 
-@dataclass
+@dataclass(repr=False)  # asyncio may repr the task that returns one: 20,000 letters took seconds
 class Snapshot:
     """news.dlq as read just now: its dead letters in order, the records that were not dead
     letters, and the markers of the letters redriven before."""

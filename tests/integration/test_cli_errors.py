@@ -121,3 +121,16 @@ def test_dlq_bad_selections_and_no_kafka(test_env, no_kafka):
 
 def test_serve_unknown_service(test_env):
     fails(test_env, "serve", "fetcher", status=2, says="invalid choice: 'fetcher'")
+
+
+def test_serve_on_a_busy_port_exits_without_traceback(test_env):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {**test_env, "NEWSFLOW_SEARCH_PORT": str(taken.getsockname()[1])}
+        done = subprocess.run([NEWSFLOW, "serve", "search"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "address already in use" in done.stderr + done.stdout  # said in the service's JSON log
