@@ -137,10 +137,9 @@ async def _submit_discovered(kind: str, url: str, source: str | None):
 
 
 def _cmd_discover(args) -> int:
-    from .core.logs import configure_logging
     from .fetch.errors import FetchFailed
 
-    configure_logging("warning", "cli")  # stdout carries only the submitted URLs
+    # (logs are warnings only, on stderr, as for every command: stdout carries only the submitted URLs)
     status = 0
     for kind, url in (("feed", args.feed), ("sitemap", args.sitemap)):
         if not url:

@@ -134,3 +134,23 @@ def test_serve_on_a_busy_port_exits_without_traceback(test_env):
     assert done.returncode != 0
     assert "Traceback" not in done.stderr + done.stdout
     assert "address already in use" in done.stderr + done.stdout  # said in the service's JSON log
+
+
+def test_submit_feed_without_kafka(no_kafka, tmp_path):
+    """The feed is read (from a local site), then the requests cannot be sent: one line."""
+    import threading
+    from functools import partial
+    from http.server import ThreadingHTTPServer
+
+    from .conftest import QuietHandler
+
+    (tmp_path / "feed.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>a</title><link>https://example.com/news/a.html</link></item></channel></rss>")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        feed = f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
+        fails(no_kafka, "submit", "--feed", feed, says="Kafka at")
+    finally:
+        server.shutdown()
