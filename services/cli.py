@@ -184,13 +184,13 @@ def cmd_status(args) -> int:
     rows = asyncio.run(pipeline_status(get_settings()))
     if args.json:
         print(orjson.dumps(rows).decode())
-        return 0
-    print(f"{'stage':8} {'input topic':24} {'messages':>9} {'committed':>9} {'lag':>6}")
-    for row in rows["stages"]:
-        print(f"{row['stage']:8} {row['topic']:24} {row['messages']:>9} {row['committed']:>9} {row['lag']:>6}")
-    documents = rows["documents"] if rows["documents"] is not None else ("unknown" if rows.get("elasticsearch_error") else "no index yet")
-    print(f"dead letters: {rows['dead_letters']}   documents in '{rows['index']}': {documents}")
-    if rows.get("elasticsearch_error"):
+    else:
+        print(f"{'stage':8} {'input topic':24} {'messages':>9} {'committed':>9} {'lag':>6}")
+        for row in rows["stages"]:
+            print(f"{row['stage']:8} {row['topic']:24} {row['messages']:>9} {row['committed']:>9} {row['lag']:>6}")
+        documents = rows["documents"] if rows["documents"] is not None else ("unknown" if rows["elasticsearch_error"] else "no index yet")
+        print(f"dead letters: {rows['dead_letters']}   documents in '{rows['index']}': {documents}")
+    if rows["elasticsearch_error"]:
         _complain("status", rows["elasticsearch_error"])
         return 1
     return 0

@@ -86,6 +86,7 @@ def test_status_without_kafka_or_elasticsearch(no_kafka, no_elasticsearch):
     fails(no_kafka, "status", says="Kafka at")
     line = fails(no_elasticsearch, "status", says="Elasticsearch at")  # the Kafka table is still printed
     assert KAFKA_DOWN in line
+    fails(no_elasticsearch, "status", "--json", says="Elasticsearch at")
 
 
 def test_replay_bad_positions_and_no_kafka(test_env, no_kafka):
