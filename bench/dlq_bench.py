@@ -125,8 +125,8 @@ def main() -> None:
             order = ("structural", "json_schema") if r % 2 == 0 else ("json_schema", "structural")
             for name in order:
                 reads[name].append((read_structural if name == "structural" else read_validated)(values))
-        redrive_s, redrive_out = timed_cli(env, "dlq", "redrive", "--quiet")
-        again_s, again_out = timed_cli(env, "dlq", "redrive", "--quiet")
+        redrive_s, redrive_out = timed_cli(env, "dlq", "redrive", "--all", "--quiet")
+        again_s, again_out = timed_cli(env, "dlq", "redrive", "--all", "--quiet")
     finally:
         asyncio.run(delete_topics(settings))
 

@@ -328,8 +328,8 @@ def cmd_dlq_show(args) -> int:
         raise CliError(f"no dead letter {args.letter} on the dead-letter topic "
                        "(ids are partition:offset as `newsflow dlq list` shows them, or an article id)")
     for letter in letters:
-        print(orjson.dumps(shown(letter, found.markers.get(letter.position) if letter.position in found.redriven else None),
-                           option=orjson.OPT_INDENT_2).decode())
+        marker = found.markers.get(letter.position) if letter.position in found.redriven else None
+        print(orjson.dumps(shown(letter, marker, with_body=args.body), option=orjson.OPT_INDENT_2).decode())
     return 0
 
 
@@ -338,6 +338,8 @@ def cmd_dlq_redrive(args) -> int:
     from .dlq.redrive import redrive
 
     selection = _selection(args)
+    if selection.is_everything() and not args.all:
+        raise CliError("redrive which dead letters? give --stage, --error, --since, --until or --id, or --all", status=2)
     report = asyncio.run(redrive(get_settings(), selection, dry_run=args.dry_run, show_progress=not args.quiet))
     verb = "would redrive" if report.dry_run else "redrove"
     where = ", ".join(f"{n} to {topic}" for topic, n in sorted(report.sent.items())) or "none"
@@ -419,9 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     q.set_defaults(func=cmd_dlq_count)
     q = dlq.add_parser("show", help="one dead letter with its original event decoded")
     q.add_argument("letter", metavar="ID", help="partition:offset as `dlq list` shows, or an article id")
+    q.add_argument("--body", action="store_true", help="also the page of a news.raw original, decompressed, as text")
     q.set_defaults(func=cmd_dlq_show)
     q = dlq.add_parser("redrive", help="send the selected dead letters back to their stage's input, once each")
     _add_selection(q, "redrive letters")
+    q.add_argument("--all", action="store_true", help="every dead letter not redriven before (when no filter is given)")
     q.add_argument("--dry-run", action="store_true", help="count what would be sent, send nothing")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.set_defaults(func=cmd_dlq_redrive)

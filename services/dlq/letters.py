@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 
+from ..core.body import decode_body
 from ..core.envelope import make_event, utc_now
 
 DLQ_SCHEMA = "news.dlq/1"
@@ -145,6 +146,9 @@ class Selection:
             return False
         return True
 
+    def is_everything(self) -> bool:
+        return not (self.stages or self.errors or self.since or self.until or self.ids)
+
 
 def make_selection(*, stages=(), errors=(), since: str | None = None, until: str | None = None, ids=(),
                    now: datetime | None = None) -> Selection:
@@ -209,9 +213,10 @@ def iso_utc(moment: datetime) -> str:
 
 # --- showing --------------------------------------------------------------------------------------
 
-def shown(letter: DeadLetter, marker: dict | None) -> dict:
+def shown(letter: DeadLetter, marker: dict | None, with_body: bool = False) -> dict:
     """A dead letter for `dlq show`: its envelope, with the original decoded (a JSON event as
-    an object, other text as text, bytes that are not UTF-8 as base64) and its redrive."""
+    an object, other text as text, bytes that are not UTF-8 as base64) and its redrive; with
+    `with_body`, the page of a news.raw original too, decompressed, as text."""
     payload = {k: v for k, v in letter.envelope["payload"].items() if k not in ("original", "original_encoding")}
     try:
         original: object = orjson.loads(letter.original)
@@ -221,8 +226,24 @@ def shown(letter: DeadLetter, marker: dict | None) -> dict:
             original, kind = letter.original.decode("utf-8"), "text"
         except UnicodeDecodeError:
             original, kind = base64.b64encode(letter.original).decode("ascii"), "base64"
-    return {"id": letter.position, "dead_letter": {**letter.envelope, "payload": payload},
+    view = {"id": letter.position, "dead_letter": {**letter.envelope, "payload": payload},
             "original_as": kind, "original": original, "redriven": marker}
+    if with_body:
+        view["original_body"] = page_text(original)
+    return view
+
+
+def page_text(original: object) -> str | None:
+    """The page in a news.raw event as text (None when there is none, or a note when it cannot
+    be decoded: the reason it was dead-lettered may be just that)."""
+    body = original.get("payload", {}).get("body") if isinstance(original, dict) else None
+    if not isinstance(body, str):
+        return None
+    try:
+        data = decode_body(body, original["payload"].get("body_compression", "none"))
+    except Exception as exc:  # noqa: BLE001 - a broken body is shown as such, not raised
+        return f"(the body cannot be decoded: {type(exc).__name__}: {exc})"
+    return data.decode("utf-8", errors="replace")
 
 
 # --- redriving ------------------------------------------------------------------------------------

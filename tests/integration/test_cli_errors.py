@@ -115,8 +115,9 @@ def test_dlq_bad_selections_and_no_kafka(test_env, no_kafka):
     fails(test_env, "dlq", "redrive", "--id", "17", status=2, says="not a dead-letter id")
     fails(test_env, "dlq", "show", "0:999999999", status=1, says="no dead letter 0:999999999")
     fails(test_env, "dlq", status=2, says="required")
-    for command in ("list", "count", "redrive"):
-        fails(no_kafka, "dlq", command, says="Kafka at")
+    fails(test_env, "dlq", "redrive", status=2, says="or --all")  # everything only when asked for
+    for command in (["list"], ["count"], ["redrive", "--all"], ["redrive", "--stage", "parse", "--dry-run"]):
+        fails(no_kafka, "dlq", *command, says="Kafka at")
     fails(no_kafka, "dlq", "show", "0:1", says="Kafka at")
 
 

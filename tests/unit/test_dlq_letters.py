@@ -144,3 +144,25 @@ def test_a_marker_counts_only_for_the_letter_it_was_written_for():
     after = letter(0, failed_at="2025-06-20T00:00:00.000Z")
     assert redriven_positions([after], {"0:0": marker}) == set()
     assert redriven_positions([before], {"0:0": marker}) == {"0:0"}
+
+
+def test_show_with_body_decompresses_the_page_of_a_raw_original():
+    from newsflow.core.body import encode_body
+
+    page = "<html><body><p>Grüße aus der Altstadt</p></body></html>" * 50
+    body, compression = encode_body(page.encode(), compress_over=100)
+    assert compression == "zstd"
+    raw = make_event("news.raw/1", ARTICLE, "b" * 32, {"url": "https://x.org/a", "body": body,
+                                                        "body_compression": compression}, "test")
+    view = shown(letter(original=orjson.dumps(raw)), None, with_body=True)
+    assert view["original_body"] == page
+    assert view["original"]["payload"]["body"] == body  # the event itself stays as it was
+    raw["payload"]["body"] = "not base64 !"
+    assert "cannot be decoded" in shown(letter(original=orjson.dumps(raw)), None, with_body=True)["original_body"]
+    assert shown(letter(original=b"{junk"), None, with_body=True)["original_body"] is None
+
+
+def test_an_empty_selection_is_everything():
+    assert make_selection(now=NOW).is_everything()
+    assert not make_selection(stages=["parse"], now=NOW).is_everything()
+    assert not make_selection(since="1h", now=NOW).is_everything()
