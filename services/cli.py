@@ -1,14 +1,17 @@
-"""The `newsflow` command line: extract, submit, status, and serve (run one service)."""
+"""The `newsflow` command line: extract, submit, status, replay, reindex, dlq, and serve (run
+one service). Bad input and unreachable servers get one line on stderr and a non-zero exit,
+never a traceback (`newsflow --traceback ...` shows it)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
 import sys
 from pathlib import Path
 
 import orjson
+
+from .clierrors import CliError, explain, read_page, url_problem
 
 SERVICES = ("fetch", "parse", "enrich", "index", "search")
 
@@ -18,11 +21,17 @@ def cmd_extract(args) -> int:
     the enrich stage's function on the result too (it asks the local CoreNLP server)."""
     from .parse.extract import ExtractionError, extract_article
 
+    if args.enrich:
+        _check_corenlp()
     status = 0
     for name in args.files:
-        data = Path(name).read_bytes()
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
+        try:
+            data = read_page(_read_file(name), name)
+        except CliError as exc:
+            _complain("extract", str(exc))
+            sys.stdout.buffer.write(orjson.dumps({"file": name, "error": "UnreadableFile", "reason": str(exc)}) + b"\n")
+            status = 1
+            continue
         try:
             if args.enrich:
                 article = {"file": name, **_extract_enriched(data, args.url or Path(name).resolve().as_uri())}
@@ -32,8 +41,44 @@ def cmd_extract(args) -> int:
             if not isinstance(exc, ExtractionError) and not args.enrich:
                 raise
             article, status = {"file": name, "error": type(exc).__name__, "reason": str(exc)}, 1
+            _complain("extract", f"{name}: no article extracted ({type(exc).__name__}: {exc})")
         sys.stdout.buffer.write(orjson.dumps(article) + b"\n")
     return status
+
+
+def _read_file(name: str) -> bytes:
+    path = Path(name)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CliError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise CliError(f"{name}: is a directory, not a file") from None
+    except PermissionError:
+        raise CliError(f"{name}: permission denied") from None
+    except OSError as exc:
+        raise CliError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _check_corenlp() -> None:
+    """--enrich needs the CoreNLP server: say so at once when it does not answer, rather than
+    give articles without entities."""
+    import httpx
+
+    from .core.settings import get_settings
+
+    url = get_settings().corenlp_url
+    try:
+        answer = httpx.get(f"{url}/live", timeout=3.0)
+    except httpx.HTTPError as exc:
+        raise CliError(f"--enrich needs the CoreNLP server at {url}, which is unreachable ({type(exc).__name__}); "
+                       "start it with infra/corenlp/corenlp.sh up, or set NEWSFLOW_CORENLP_URL") from None
+    if answer.status_code != 200:
+        raise CliError(f"--enrich needs the CoreNLP server at {url}, which answered {answer.status_code}")
+
+
+def _complain(command: str, message: str) -> None:
+    print(f"newsflow {command}: {message}", file=sys.stderr)
 
 
 def _extract_enriched(html: bytes, url: str) -> dict:
@@ -92,10 +137,9 @@ async def _submit_discovered(kind: str, url: str, source: str | None):
 
 
 def _cmd_discover(args) -> int:
-    from .core.logs import configure_logging
     from .fetch.errors import FetchFailed
 
-    configure_logging("warning", "cli")  # stdout carries only the submitted URLs
+    # (logs are warnings only, on stderr, as for every command: stdout carries only the submitted URLs)
     status = 0
     for kind, url in (("feed", args.feed), ("sitemap", args.sitemap)):
         if not url:
@@ -103,7 +147,7 @@ def _cmd_discover(args) -> int:
         try:
             found, fresh = asyncio.run(_submit_discovered(kind, url, None if args.source == "cli" else args.source))
         except FetchFailed as exc:
-            print(f"newsflow submit: {kind} {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            _complain("submit", f"{kind} {url}: {type(exc).__name__}: {exc}")
             status = 1
             continue
         for article, entry in fresh:
@@ -117,6 +161,10 @@ def _cmd_discover(args) -> int:
 
 def cmd_submit(args) -> int:
     urls = list(args.urls)
+    for url in (*urls, *(u for u in (args.feed, args.sitemap) if u)):
+        problem = url_problem(url)
+        if problem:
+            raise CliError(f"{url!r}: {problem}", status=2)
     if args.feed or args.sitemap:
         status = _cmd_discover(args)
         if not urls:
@@ -138,19 +186,28 @@ def cmd_status(args) -> int:
     rows = asyncio.run(pipeline_status(get_settings(), STAGE_INPUTS))
     if args.json:
         print(orjson.dumps(rows).decode())
-        return 0
-    print(f"{'stage':8} {'input topic':24} {'messages':>9} {'committed':>9} {'lag':>6}")
-    for row in rows["stages"]:
-        print(f"{row['stage']:8} {row['topic']:24} {row['messages']:>9} {row['committed']:>9} {row['lag']:>6}")
-    print(f"dead letters: {rows['dead_letters']}   documents in '{rows['index']}': {rows['documents']}")
+    else:
+        print(f"{'stage':8} {'input topic':24} {'messages':>9} {'committed':>9} {'lag':>6}")
+        for row in rows["stages"]:
+            print(f"{row['stage']:8} {row['topic']:24} {row['messages']:>9} {row['committed']:>9} {row['lag']:>6}")
+        documents = rows["documents"] if rows["documents"] is not None else ("unknown" if rows["elasticsearch_error"] else "no index yet")
+        print(f"dead letters: {rows['dead_letters']}   documents in '{rows['index']}': {documents}")
+    if rows["elasticsearch_error"]:
+        _complain("status", rows["elasticsearch_error"])
+        return 1
     return 0
 
 
 def _quiet_logs() -> None:
-    """Commands that show a progress bar log only warnings, as JSON like the services."""
+    """Every command but `serve` logs only warnings, as JSON like the services; the client
+    libraries' own complaints about a missing server are left to the one line `main` prints."""
+    import logging
+
     from .core.logs import configure_logging
 
     configure_logging("warning", "cli")
+    for name in ("aiokafka", "kafka", "elastic_transport", "elasticsearch", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def cmd_replay(args) -> int:
@@ -158,24 +215,140 @@ def cmd_replay(args) -> int:
     from .replay.positions import parse_position
     from .replay.runner import replay
 
-    _quiet_logs()
-    report = asyncio.run(replay(args.topic, get_settings(), start=parse_position(args.start),
-                                stop=parse_position(args.stop), show_progress=not args.quiet))
+    try:
+        start, stop = parse_position(args.start), parse_position(args.stop)
+    except ValueError as exc:
+        raise CliError(f"--from/--to: {exc}", status=2) from None
+    report = asyncio.run(replay(args.topic, get_settings(), start=start, stop=stop, show_progress=not args.quiet))
     print(f"replayed {report.read} events of {report.topic} (group {report.group}): "
           f"{report.written} written, {report.dead_letters} dead letters")
     return 0
+
+
+async def _require_kafka(settings) -> None:
+    """Raises aiokafka's KafkaConnectionError at once when no broker answers."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    await admin.close()
 
 
 def cmd_reindex(args) -> int:
     from .core.settings import get_settings
     from .replay.reindex import reindex
 
-    _quiet_logs()
+    # Kafka first: the new index is made before the topic is read, and should not be left empty.
+    asyncio.run(_require_kafka(get_settings()))
     report = asyncio.run(reindex(get_settings(), args.source, show_progress=not args.quiet))
     print(f"reindexed {report.indexed} documents from {report.source} into {report.new_index} "
           f"({report.caught_up} caught up, {report.skipped} skipped); alias now on {report.new_index}, "
           f"{report.old_index} kept (delete it with: curl -XDELETE {get_settings().elasticsearch_url}/{report.old_index})")
     return 0
+
+
+# --- newsflow dlq ---------------------------------------------------------------------------------
+
+def _selection(args):
+    from .dlq.letters import SelectionError, make_selection
+
+    try:
+        return make_selection(stages=args.stage, errors=args.error, since=args.since, until=args.until, ids=args.id)
+    except SelectionError as exc:
+        raise CliError(str(exc), status=2) from None
+
+
+def _dlq_snapshot():
+    from .core.settings import get_settings
+    from .dlq.redrive import snapshot
+
+    return asyncio.run(snapshot(get_settings()))
+
+
+def cmd_dlq_list(args) -> int:
+    selection = _selection(args)
+    found = _dlq_snapshot()
+    letters = [letter for letter in found.letters if selection.matches(letter)]
+    shown = letters[-args.limit:] if args.limit else letters
+    if args.json:
+        for letter in shown:
+            print(orjson.dumps(_row(letter, found.redriven)).decode())
+    else:
+        print(f"{'id':>8}  {'failed at':20}  {'stage':6} {'error':24} {'article':32} {'redriven':8}  reason")
+        for letter in shown:
+            row = _row(letter, found.redriven)
+            print(f"{row['id']:>8}  {row['failed_at']:20}  {row['stage']:6} {row['error'][:24]:24} {row['article']:32} "
+                  f"{'yes' if row['redriven'] else 'no':8}  {row['reason'][:100]}")
+    if len(shown) < len(letters):
+        print(f"({len(letters) - len(shown)} earlier dead letters not shown: --limit 0 shows all)", file=sys.stderr)
+    _say_unreadable(found)
+    return 0
+
+
+def _row(letter, redriven) -> dict:
+    from .dlq.letters import iso_utc
+
+    return {"id": letter.position, "failed_at": iso_utc(letter.failed_at), "stage": letter.stage, "error": letter.error,
+            "article": letter.letter_id, "redriven": letter.position in redriven, "topic": letter.topic,
+            "reason": " ".join(letter.reason.split())}
+
+
+def cmd_dlq_count(args) -> int:
+    from .dlq.letters import count_groups
+
+    selection = _selection(args)
+    found = _dlq_snapshot()
+    rows = count_groups([letter for letter in found.letters if selection.matches(letter)], found.redriven, args.per)
+    if args.json:
+        print(orjson.dumps({"groups": rows, "total": sum(r["count"] for r in rows), "unreadable": found.unreadable}).decode())
+        return 0
+    when = f"{args.per:17} " if args.per else ""
+    print(f"{when}{'stage':6} {'error':28} {'count':>7} {'redriven':>8}  {'first':20}  last")
+    for row in rows:
+        when = f"{row[args.per]:17} " if args.per else ""
+        print(f"{when}{row['stage']:6} {row['error'][:28]:28} {row['count']:>7} {row['redriven']:>8}  {row['first']:20}  {row['last']}")
+    print(f"total: {sum(r['count'] for r in rows)} dead letters, {sum(r['redriven'] for r in rows)} redriven")
+    _say_unreadable(found)
+    return 0
+
+
+def _say_unreadable(found) -> None:
+    if found.unreadable:
+        print(f"({found.unreadable} records on the dead-letter topic are not news.dlq/1 dead letters; left out)", file=sys.stderr)
+
+
+def cmd_dlq_show(args) -> int:
+    from .dlq.letters import SelectionError, make_selection, shown
+
+    try:
+        selection = make_selection(ids=[args.letter])
+    except SelectionError as exc:
+        raise CliError(str(exc), status=2) from None
+    found = _dlq_snapshot()
+    letters = [letter for letter in found.letters if selection.matches(letter)]
+    if not letters:
+        raise CliError(f"no dead letter {args.letter} on the dead-letter topic "
+                       "(ids are partition:offset as `newsflow dlq list` shows them, or an article id)")
+    for letter in letters:
+        marker = found.markers.get(letter.position) if letter.position in found.redriven else None
+        print(orjson.dumps(shown(letter, marker, with_body=args.body), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+def cmd_dlq_redrive(args) -> int:
+    from .core.settings import get_settings
+    from .dlq.redrive import redrive
+
+    selection = _selection(args)
+    if selection.is_everything() and not args.all:
+        raise CliError("redrive which dead letters? give --stage, --error, --since, --until or --id, or --all", status=2)
+    report = asyncio.run(redrive(get_settings(), selection, dry_run=args.dry_run, show_progress=not args.quiet))
+    verb = "would redrive" if report.dry_run else "redrove"
+    where = ", ".join(f"{n} to {topic}" for topic, n in sorted(report.sent.items())) or "none"
+    print(f"{verb} {report.total_sent} of {report.selected} selected dead letters ({where}); "
+          f"{report.already} already redriven before, {report.unroutable} with no stage to go to")
+    return 0
+
 
 
 def cmd_serve(args) -> int:
@@ -186,8 +359,24 @@ def cmd_serve(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Wrong arguments: one line naming the problem and where help is, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _add_selection(p, what: str) -> None:
+    p.add_argument("--stage", action="append", help=f"{what} of this stage (fetch, parse, enrich, index; repeatable)")
+    p.add_argument("--error", action="append", help=f"{what} with this error, e.g. FetchFailed (repeatable)")
+    p.add_argument("--since", help="failed at or after: ISO time (UTC unless given) or an age like 30m, 2h, 7d")
+    p.add_argument("--until", help="failed before: ISO time or an age")
+    p.add_argument("--id", action="append", help="a dead letter (partition:offset) or every letter of an article id (repeatable)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="newsflow", description=__doc__)
+    parser = _Parser(prog="newsflow", description=__doc__)
+    parser.add_argument("--traceback", action="store_true", help="on failure, show the Python traceback too")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("extract", help="parse saved HTML files (gzip accepted), one JSON line per file")
@@ -220,12 +409,51 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reindex)
 
+    p = sub.add_parser("dlq", help="dead letters: list, count, show, redrive")
+    dlq = p.add_subparsers(dest="dlq_command", required=True)
+    q = dlq.add_parser("list", help="the selected dead letters, oldest first")
+    _add_selection(q, "letters")
+    q.add_argument("--limit", type=int, default=100, help="show only the last N (default 100; 0: all)")
+    q.add_argument("--json", action="store_true", help="one JSON object per line")
+    q.set_defaults(func=cmd_dlq_list)
+    q = dlq.add_parser("count", help="dead letters counted by stage and error")
+    _add_selection(q, "count letters")
+    q.add_argument("--per", choices=("hour", "day"), help="and by hour or day of failure")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_dlq_count)
+    q = dlq.add_parser("show", help="one dead letter with its original event decoded")
+    q.add_argument("letter", metavar="ID", help="partition:offset as `dlq list` shows, or an article id")
+    q.add_argument("--body", action="store_true", help="also the page of a news.raw original, decompressed, as text")
+    q.set_defaults(func=cmd_dlq_show)
+    q = dlq.add_parser("redrive", help="send the selected dead letters back to their stage's input, once each")
+    _add_selection(q, "redrive letters")
+    q.add_argument("--all", action="store_true", help="every dead letter not redriven before (when no filter is given)")
+    q.add_argument("--dry-run", action="store_true", help="count what would be sent, send nothing")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
+    q.set_defaults(func=cmd_dlq_redrive)
+
     p = sub.add_parser("serve", help="run one service in the foreground")
     p.add_argument("service", choices=SERVICES)
     p.set_defaults(func=cmd_serve)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    command = " ".join(filter(None, (args.command, getattr(args, "dlq_command", None))))
+    if args.command != "serve":  # a service configures its own logs
+        _quiet_logs()
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        _complain(command, "interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every failure is said in one line, not a traceback
+        if args.traceback:
+            raise
+        from .core.settings import get_settings
+
+        settings = get_settings()
+        status = exc.status if isinstance(exc, CliError) else 1
+        _complain(command, explain(exc, kafka=settings.kafka_bootstrap, elasticsearch=settings.elasticsearch_url))
+        return status
 
 
 if __name__ == "__main__":

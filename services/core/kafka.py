@@ -38,10 +38,12 @@ async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartit
     finally:
         await admin.close()
     partitions = [TopicPartition(t["topic"], p["partition"]) for t in described if not t["error_code"] for p in t["partitions"]]
+    if not partitions:  # (and an aiokafka consumer stopped right after its start raises CancelledError)
+        return {}
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        return await consumer.end_offsets(partitions) if partitions else {}
+        return await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()
 
@@ -63,16 +65,26 @@ async def pipeline_status(settings: Settings, stage_inputs: tuple[tuple[str, str
     finally:
         await admin.close()
     dead = sum(v for tp, v in ends.items() if tp.topic == settings.topic("news.dlq"))
-    return {"stages": stages, "dead_letters": dead, "index": settings.index_alias, "documents": await _document_count(settings)}
+    documents, error = await _document_count(settings)
+    return {"stages": stages, "dead_letters": dead, "index": settings.index_alias, "documents": documents,
+            "elasticsearch_error": error}
 
 
-async def _document_count(settings: Settings) -> int | None:
+async def _document_count(settings: Settings) -> tuple[int | None, str | None]:
+    """(documents behind the alias, None), (None, None) before the index exists, or (None, why
+    Elasticsearch could not be asked)."""
+    from elasticsearch import ApiError, NotFoundError
+
     from .es import es_client
 
     es = es_client(settings)
     try:
-        return (await es.count(index=settings.index_alias))["count"]
-    except Exception:  # noqa: BLE001 - status reports what it can
-        return None
+        return (await es.count(index=settings.index_alias))["count"], None
+    except NotFoundError:
+        return None, None
+    except ApiError as exc:
+        return None, f"Elasticsearch at {settings.elasticsearch_url} answered {exc.meta.status}: {' '.join(str(exc).split())[:200]}"
+    except Exception as exc:  # noqa: BLE001 - status reports what it can, and says what it could not
+        return None, f"Elasticsearch at {settings.elasticsearch_url} is unreachable ({type(exc).__name__}); documents not counted"
     finally:
         await es.close()

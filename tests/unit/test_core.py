@@ -25,7 +25,7 @@ def test_meaningful_query_parameters_keep_articles_apart():
 
 def test_every_catalogue_topic_has_a_schema_file():
     catalogue = topic_catalogue()
-    assert set(catalogue) == {"news.fetch.requests", "news.raw", "news.parsed", "news.enriched", "news.dlq",
+    assert set(catalogue) == {"news.fetch.requests", "news.raw", "news.parsed", "news.enriched", "news.dlq", "news.dlq.redrive",
                               "news.enrich.clustering"}
     for spec in catalogue.values():
         assert schema_file(spec.schema).exists(), spec.schema

@@ -1,0 +1,1 @@
+"""Dead letters: list, count, show and redrive what landed on news.dlq (`newsflow dlq`)."""
