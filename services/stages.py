@@ -10,3 +10,6 @@ STAGES = {"fetch": fetch, "parse": parse, "enrich": enrich, "index": index}
 WEB_PORT_OFFSETS = {name: package.WEB_PORT_OFFSET for name, package in STAGES.items()}
 # (stage, topic it consumes); a stage's consumer group is its faust app id
 STAGE_INPUTS = tuple((name, topic) for name, package in STAGES.items() for topic in package.INPUT_TOPICS)
+# stage name in a dead letter -> the topics that stage's agent reads (the first is its main one)
+DEAD_LETTER_INPUTS = {**{name: package.INPUT_TOPICS for name, package in STAGES.items()},
+                      enrich.CLUSTERS_AGENT: (enrich.CLUSTERING_TOPIC,)}

@@ -24,14 +24,14 @@ import orjson
 
 from ..core.body import decode_body
 from ..core.envelope import make_event, utc_now
+from ..stages import DEAD_LETTER_INPUTS
 
 DLQ_SCHEMA = "news.dlq/1"
 REDRIVE_SCHEMA = "news.dlq.redrive/1"
 DLQ_TOPIC = "news.dlq"
 REDRIVE_TOPIC = "news.dlq.redrive"
-# Each stage and the topics it reads (the first is its main input); see core/kafka.STAGE_INPUTS.
-STAGE_TOPICS = {"fetch": ("news.fetch.requests",), "parse": ("news.raw",),
-                "enrich": ("news.parsed", "news.enrich.clustering"), "index": ("news.enriched",)}
+# Each stage and the topics it reads (the first is its main input), as the stages declare them.
+STAGE_TOPICS = DEAD_LETTER_INPUTS
 STAGES = tuple(STAGE_TOPICS)
 
 _POSITION = re.compile(r"^(\d+):(\d+)$")

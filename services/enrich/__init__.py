@@ -11,6 +11,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # The enrich service's own single-partition topic between enrich() and the clusters table
 # (see app.py); the stage's output goes there and on to news.enriched once clustered.
 CLUSTERING_TOPIC = "news.enrich.clustering"
+# The clustering agent's stage name (metrics, logs, dead letters).
+CLUSTERS_AGENT = "enrich-clusters"
 # What the stage owns: its input topics and the offset of its health/metrics port.
 INPUT_TOPICS = ("news.parsed", CLUSTERING_TOPIC)
 WEB_PORT_OFFSET = 3

@@ -20,7 +20,7 @@ news.parsed) write to news.enrich.clustering too, so their articles are clustere
 from ..core.app import create_app, run_worker
 from ..core.settings import get_settings
 from ..core.stage import StageSpec, attach_stage
-from . import CLUSTERING_TOPIC, WEB_PORT_OFFSET
+from . import CLUSTERING_TOPIC, CLUSTERS_AGENT, WEB_PORT_OFFSET
 from .clusters import settle
 from .stage import OUTPUT_SCHEMA, SERVICE, stage_spec
 
@@ -45,7 +45,7 @@ async def _settle(event: dict) -> dict:
 
 # The second agent, through the same shell; its own stage name, so its events are counted apart.
 attach_stage(app, StageSpec(
-    name=f"{SERVICE}-clusters", input_topic=CLUSTERING_TOPIC, input_schema=OUTPUT_SCHEMA,
+    name=CLUSTERS_AGENT, input_topic=CLUSTERING_TOPIC, input_schema=OUTPUT_SCHEMA,
     output_topic="news.enriched", output_schema=OUTPUT_SCHEMA, handle=_settle, is_async=True, time_limit_s=30.0,
 ), settings, partitions=1)
 

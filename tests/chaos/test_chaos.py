@@ -214,18 +214,21 @@ class Chaos:
         stack("up", "kafka")
         self.note("kafka up")
 
-    def ner_restart(self) -> None:
-        self.note("NER server SIGKILL")
-        corenlp_kill()
-        time.sleep(self.rng.uniform(1, 3))
-        corenlp("up")
-        self.note("NER server up")
+    def ner_restarts(self) -> None:
+        """The NER server SIGKILLed NER_KILLS times, each time started again once it is gone."""
+        for n in range(NER_KILLS):
+            if n:
+                time.sleep(self.rng.uniform(3, 8))
+            self.note(f"NER server SIGKILL ({n + 1})")
+            corenlp_kill()
+            time.sleep(self.rng.uniform(1, 3))
+            corenlp("up")
+            self.note("NER server up")
 
     def run(self) -> None:
         victims = [s for s in STAGES for _ in range(KILLS_EACH)]
         self.rng.shuffle(victims)
         background = []
-        ner_at = {len(victims) * k // (NER_KILLS + 1) for k in range(1, NER_KILLS + 1)}
         for i, victim in enumerate(victims):
             time.sleep(self.rng.uniform(2, 9))
             # Kill when the stage has messages in flight (waiting a little for some if need be).
@@ -245,8 +248,8 @@ class Chaos:
             if i == len(victims) // 2:
                 background.append(threading.Thread(target=self.es_outage, daemon=True))
                 background[-1].start()
-            if i in ner_at:
-                background.append(threading.Thread(target=self.ner_restart, daemon=True))
+            if i == len(victims) // 4:
+                background.append(threading.Thread(target=self.ner_restarts, daemon=True))
                 background[-1].start()
         for thread in background:
             thread.join()
