@@ -34,6 +34,7 @@ import faust
 from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP
 
+from .backoff import backoff_delay
 from .logs import get_logger
 from .offsets import PartitionOffsets
 from .settings import Settings
@@ -154,8 +155,7 @@ class Delivery:
 
     async def on_assigned(self, assigned: set[TP]) -> None:
         ours = sorted((tp for tp in assigned if tp.topic in self.topics), key=lambda tp: (tp.topic, tp.partition))
-        committed = await self._committed_offsets(ours)
-        earliest = await self.app.consumer.earliest_offsets(*ours) if ours else {}
+        committed, earliest = await self._positions(ours)
         # Messages before the log start were deleted by retention: nothing to wait for there.
         self.parts = {tp: PartitionOffsets(max(committed.get(tp, 0), earliest.get(tp) or 0)) for tp in ours}
         self._holes.clear()
@@ -178,6 +178,23 @@ class Delivery:
         log.info("partitions revoked", in_flight=in_flight, committed=_show(committed), still_in_flight=left)
         for tp in ours:
             self.parts.pop(tp, None)
+
+    async def _positions(self, tps: list[TP]) -> tuple[dict[TP, int], dict[TP, int]]:
+        """Committed offsets and log starts, asked again while the broker cannot answer (it may
+        be restarting in the middle of the rebalance)."""
+        attempt = 0
+        while True:
+            try:
+                committed = await self._committed_offsets(tps)
+                earliest = await self.app.consumer.earliest_offsets(*tps) if tps else {}
+                return committed, earliest
+            except Exception as exc:  # noqa: BLE001 - broker unavailable: wait, within the rebalance
+                attempt += 1
+                if attempt >= 10:
+                    raise
+                delay = backoff_delay(attempt, cap=5.0)
+                log.warning("committed offsets not readable, will retry", error=type(exc).__name__, delay_s=round(delay, 2))
+                await asyncio.sleep(delay)
 
     async def _committed_offsets(self, tps: list[TP]) -> dict[TP, int]:
         if not tps:

@@ -125,18 +125,23 @@ def chaos_env(shared_stack):
 
 
 async def _submit(settings: Settings, urls: list[str], over_s: float) -> None:
-    """At a steady pace over `over_s`, so every stage has work in flight whenever a kill comes."""
-    async with producer(settings) as send:
-        for n, url in enumerate(urls):
-            event = make_event("news.fetch.request/1", article_id(url), new_trace_id(),
-                               {"url": url, "source": "chaos", "requested_at": utc_now()}, "chaos")
-            for attempt in range(60):  # the broker restarts meanwhile
-                try:
-                    await send(settings.topic("news.fetch.requests"), event["id"].encode(), encode(event, "news.fetch.request/1"))
-                    break
-                except Exception:  # noqa: BLE001 - wait for the broker and send again
-                    await asyncio.sleep(1)
-            await asyncio.sleep(over_s / len(urls))
+    """At a steady pace over `over_s`, so every stage has work in flight whenever a kill comes.
+    The broker restarts meanwhile: a send that fails is tried again, the same event through a
+    new producer."""
+    events = [make_event("news.fetch.request/1", article_id(url), new_trace_id(),
+                         {"url": url, "source": "chaos", "requested_at": utc_now()}, "chaos") for url in urls]
+    sent = 0
+    while sent < len(events):
+        try:
+            async with producer(settings) as send:
+                while sent < len(events):
+                    event = events[sent]
+                    await asyncio.wait_for(send(settings.topic("news.fetch.requests"), event["id"].encode(),
+                                                encode(event, "news.fetch.request/1")), 30)
+                    sent += 1
+                    await asyncio.sleep(over_s / len(events))
+        except Exception:  # noqa: BLE001 - wait for the broker, then go on with a new producer
+            await asyncio.sleep(1)
 
 
 def _indexed(settings: Settings, es_url: str) -> dict[str, dict]:
@@ -233,10 +238,9 @@ class Chaos:
             time.sleep(self.rng.uniform(2, 9))
             # Kill when the stage has messages in flight (waiting a little for some if need be).
             deadline = time.monotonic() + 120
-            while _in_flight(self.settings, victim) <= 0 and time.monotonic() < deadline:
+            while (in_flight := _in_flight(self.settings, victim)) <= 0 and time.monotonic() < deadline:
                 time.sleep(0.02)
-            in_flight = _in_flight(self.settings, victim)
-            self.services.kill(victim)
+            self.services.kill(victim)  # right after the scrape that saw messages in flight
             self.kills[victim] += 1
             self.hits_in_flight[victim] += in_flight > 0
             self.note(f"SIGKILL {victim} ({self.kills[victim]}) with {in_flight:g} in flight")
@@ -296,7 +300,9 @@ def test_nothing_lost_duplicated_or_stuck_under_chaos(chaos_env):
     # Every article carries its entities: none emptied while the NER server was down.
     emptied = {i: d.get("errors", {}).get("entities") for i, d in documents.items() if "entities" in d.get("errors", {})}
     assert not emptied, f"{len(emptied)} documents without entities: {list(emptied.values())[:3]}"
-    assert all(d["entities"]["persons"] for d in documents.values())
+    # (an emptied field always says why; and every generated page names people, firms or places)
+    bare = [i for i, d in documents.items() if not any(d["entities"].values())]
+    assert not bare, f"{len(bare)} documents with no entity at all"
     # One dead letter per page built to fail: compared as a multiset, so a repeat shows.
     letter_ids = Counter(e["id"] for e in letters)
     assert letter_ids == Counter(article_id(u) for u in failing), {e["payload"]["reason"][:80] for e in letters}
