@@ -124,10 +124,10 @@ def chaos_env(shared_stack):
         stack("down", "kafka")
 
 
-async def _submit(settings: Settings, urls: list[str], over_s: float) -> None:
-    """At a steady pace over `over_s`, so every stage has work in flight whenever a kill comes.
-    The broker restarts meanwhile: a send that fails is tried again, the same event through a
-    new producer."""
+async def _submit(settings: Settings, urls: list[str], over_s: float, hurry: threading.Event) -> None:
+    """At a steady pace over `over_s`, so every stage has work in flight whenever a kill comes,
+    and the rest at once when `hurry` is set (the kills are over). The broker restarts
+    meanwhile: a send that fails is tried again, the same event through a new producer."""
     events = [make_event("news.fetch.request/1", article_id(url), new_trace_id(),
                          {"url": url, "source": "chaos", "requested_at": utc_now()}, "chaos") for url in urls]
     sent = 0
@@ -139,7 +139,8 @@ async def _submit(settings: Settings, urls: list[str], over_s: float) -> None:
                     await asyncio.wait_for(send(settings.topic("news.fetch.requests"), event["id"].encode(),
                                                 encode(event, "news.fetch.request/1")), 30)
                     sent += 1
-                    await asyncio.sleep(over_s / len(events))
+                    if not hurry.is_set():
+                        await asyncio.sleep(over_s / len(events))
         except Exception:  # noqa: BLE001 - wait for the broker, then go on with a new producer
             await asyncio.sleep(1)
 
@@ -272,12 +273,15 @@ def test_nothing_lost_duplicated_or_stuck_under_chaos(chaos_env):
                 services.start(stage)
             wait_until(lambda: all(_healthy(settings, s) for s in STAGES), 90, "all stages healthy")
             started = time.monotonic()
-            # Submitted over about the time the kills take, so each kill finds work in flight.
-            pace_s = KILLS_EACH * len(STAGES) * 7.0 + 10
-            submitter = threading.Thread(target=lambda: asyncio.run(_submit(settings, urls, pace_s)), daemon=True)
+            # Submitted over longer than the kills take, so each kill finds work in flight; the
+            # rest goes at once when they are over.
+            pace_s = KILLS_EACH * len(STAGES) * 20.0 + 60
+            kills_over = threading.Event()
+            submitter = threading.Thread(target=lambda: asyncio.run(_submit(settings, urls, pace_s, kills_over)), daemon=True)
             submitter.start()
             chaos = Chaos(services, proxy, settings, seed=int(time.time()))
             chaos.run()
+            kills_over.set()
             submitter.join()
             assert all(chaos.kills[s] >= KILLS_EACH for s in STAGES)
 
