@@ -66,6 +66,9 @@ def to_action(event: dict, index: str, indexed_at: str) -> dict:
     Raises ValueError for a fetch time that is not ISO 8601."""
     payload = event["payload"]
     doc = {**payload, "id": event["id"], "trace_id": event["trace_id"], **facets(payload.get("enrichment") or {})}
+    # An article no cluster was assigned to is a story of its own: search collapses copies on
+    # cluster_id, and documents without one would all fold into a single "missing" group.
+    doc.setdefault("cluster_id", event["id"])
     doc["content_hash"] = content_hash(doc)
     doc["indexed_at"] = indexed_at
     return {

@@ -24,7 +24,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 
 from ..core.es import es_client
 from ..core.settings import get_settings
-from .query import SearchRequest, decode_cursor, next_cursor, search_body, similar_body, to_facets, to_hit
+from .query import (SearchRequest, cluster_count, decode_cursor, next_cursor, next_offset, search_body, similar_body,
+                    to_facets, to_hit)
 
 settings = get_settings()
 PAGE = Path(__file__).resolve().parent / "static" / "index.html"
@@ -90,6 +91,8 @@ async def search(
     size: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=10_000, description="for shallow pages; use cursor to go deeper")] = 0,
     cursor: Annotated[str | None, Query(max_length=2000, description="the next_cursor of the previous page")] = None,
+    collapse: Annotated[Literal["cluster", "none"], Query(
+        description="cluster: one hit per near-duplicate cluster, with its other copies; pages with offset")] = "none",
 ) -> dict:
     for code in language:
         if not (2 <= len(code) <= 3 and code.isalpha() and code.islower()):
@@ -103,26 +106,33 @@ async def search(
         raise HTTPException(422, "'from' is after 'to'")
     if mode != "keyword" and (not q or cursor or sort != "relevance"):
         raise HTTPException(422, f"mode={mode} needs q, ranks by relevance and pages with offset, not cursor")
+    if collapse == "cluster" and cursor:
+        raise HTTPException(422, "collapse=cluster pages with offset, not cursor")
     request = SearchRequest(q=q, mode=mode, site=site, language=language, topic=topic, entity=entity, cluster=cluster,
                             published_from=published_from, published_to=published_to, sort=sort, size=size,
-                            offset=offset, cursor=cursor)
+                            offset=offset, cursor=cursor, collapse=collapse == "cluster")
     started = time.perf_counter()
     vector = await query_embedding(q) if mode != "keyword" else None
     try:
         result = await app.state.es.search(index=settings.index_alias, **search_body(request, vector))
     except NotFoundError:  # nothing indexed yet: the index stage creates the alias
-        return {"total": 0, "hits": [], "facets": to_facets(None), "next_cursor": None}
+        empty = {"total": 0, "hits": [], "facets": to_facets(None), "next_cursor": None}
+        return {**empty, "clusters": 0, "next_offset": None} if request.collapse else empty
     finally:
         LATENCY.labels("search").observe(time.perf_counter() - started)
     SEARCHES.labels("search").inc()
     hits = result["hits"]["hits"]
-    return {
-        "total": result["hits"]["total"]["value"],
+    answer = {
+        "total": result["hits"]["total"]["value"],  # articles, collapsed or not
         "took_ms": result["took"],
         "hits": [to_hit(h) for h in hits],
         "facets": to_facets(result.get("aggregations")),
-        "next_cursor": next_cursor(hits, size),
+        "next_cursor": None if request.collapse else next_cursor(hits, size),
     }
+    if request.collapse:
+        clusters = cluster_count(result.get("aggregations"))
+        answer.update(clusters=clusters, next_offset=next_offset(request, len(hits), clusters))
+    return answer
 
 
 @app.get("/articles/{article_id}", dependencies=[Depends(require_key)], summary="One article, as indexed")

@@ -49,7 +49,13 @@ def test_missing_or_odd_enrichment_parts_leave_the_facets_out():
     event = _enriched()
     event["payload"]["enrichment"].update({"entities": None, "keywords": "not a list", "topic": None})
     source = to_action(event, "articles", "x")["_source"]
-    assert not {"entities", "keywords", "topic", "cluster_id"} & source.keys()
+    assert not {"entities", "keywords", "topic"} & source.keys()
+
+
+def test_an_article_without_a_cluster_is_a_cluster_of_its_own():
+    event = _enriched()
+    event["payload"]["enrichment"].pop("cluster_id", None)
+    assert to_action(event, "articles", "x")["_source"]["cluster_id"] == event["id"]
 
 
 def test_embedding_noise_and_timings_are_not_a_content_change():
