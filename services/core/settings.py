@@ -9,6 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parents[2]
+# Web ports of the stages' health/metrics endpoints: NEWSFLOW_WEB_PORT_BASE + offset.
+STAGE_WEB_PORT_OFFSETS = {"fetch": 1, "parse": 2, "enrich": 3, "index": 4}
 
 
 def _env(name: str, default: str) -> str:
@@ -97,6 +99,28 @@ class Settings:
     enrich_time_budget_s: float = _from_env("NEWSFLOW_ENRICH_TIME_BUDGET", "20", float)
     # Set to 0 to leave out the embedding (e.g. on very small machines).
     enrich_embedding: bool = _from_env("NEWSFLOW_ENRICH_EMBEDDING", "1", _flag)
+
+    # --- dashboard (services/search) ---
+    # The stages' Prometheus endpoints the dashboard scrapes for events/s, as stage=URL pairs
+    # (comma-separated; a stage may appear more than once, one URL per instance). Empty: each
+    # stage on this host at NEWSFLOW_WEB_PORT_BASE + its offset.
+    stage_metrics_urls: tuple[str, ...] = _from_env("NEWSFLOW_STAGE_METRICS_URLS", "", _csv)
+    # How often the dashboard scrapes them, and the window its events/s are averaged over.
+    dashboard_scrape_interval_s: float = _from_env("NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL", "10", float)
+    dashboard_rate_window_s: float = _from_env("NEWSFLOW_DASHBOARD_RATE_WINDOW", "60", float)
+
+    def stage_metrics(self) -> list[tuple[str, str]]:
+        """(stage, metrics URL) of every stage instance the dashboard scrapes."""
+        if not self.stage_metrics_urls:
+            return [(stage, f"http://127.0.0.1:{self.web_port_base + offset}/metrics")
+                    for stage, offset in STAGE_WEB_PORT_OFFSETS.items()]
+        pairs = []
+        for item in self.stage_metrics_urls:
+            stage, sep, url = item.partition("=")
+            if not sep or not url.startswith(("http://", "https://")):
+                raise ValueError(f"NEWSFLOW_STAGE_METRICS_URLS: {item!r} is not stage=http(s)://host:port/metrics")
+            pairs.append((stage, url))
+        return pairs
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -12,7 +12,7 @@ import asyncio
 import secrets
 import time
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -24,11 +24,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 
 from ..core.es import es_client
 from ..core.settings import get_settings
+from .monitor import PipelineMonitor
+from .stats import (Weeks, article_series, articles_body, entities_body, latest_date, span_body, time_axis,
+                    top_entities)
 from .query import (SearchRequest, cluster_count, decode_cursor, next_cursor, next_offset, search_body, similar_body,
                     to_facets, to_hit)
 
 settings = get_settings()
 PAGE = Path(__file__).resolve().parent / "static" / "index.html"
+DASHBOARD = Path(__file__).resolve().parent / "static" / "dashboard.html"
 SEARCHES = Counter("newsflow_searches_total", "Search requests answered", ["endpoint"])
 LATENCY = Histogram("newsflow_search_seconds", "Time to answer a search", ["endpoint"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
@@ -58,7 +62,9 @@ async def query_embedding(q: str) -> list[float]:
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.es = es_client(settings)
+    app.state.monitor = PipelineMonitor(settings)
     yield
+    await app.state.monitor.close()
     await app.state.es.close()
 
 
@@ -155,6 +161,43 @@ async def similar(article_id: Annotated[str, ARTICLE_ID], size: Annotated[int, Q
     return {"id": article_id, "hits": [to_hit(h) for h in result["hits"]["hits"]]}
 
 
+@app.get("/stats/articles", dependencies=[Depends(require_key)], summary="Articles over time, by site, language and topic")
+async def stats_articles() -> dict:
+    now = datetime.now(timezone.utc)
+    try:
+        span = await app.state.es.search(index=settings.index_alias, **span_body(now))
+        axis = time_axis(span.get("aggregations"))
+        if axis is None:
+            return article_series(None)
+        result = await app.state.es.search(index=settings.index_alias, **articles_body(now, axis))
+    except NotFoundError:
+        return article_series(None)
+    return article_series(result.get("aggregations"), axis[2])
+
+
+@app.get("/stats/entities", dependencies=[Depends(require_key)],
+         summary="Top people, organisations and places this week against last week")
+async def stats_entities(until: Annotated[date | None, Query(
+        description="last day of 'this week'; default: the newest publication date, up to today")] = None) -> dict:
+    now = datetime.now(timezone.utc)
+    try:
+        if until is None:
+            latest = await app.state.es.search(index=settings.index_alias, **span_body(now))
+            until = latest_date(latest.get("aggregations"), now.date())
+        weeks = Weeks(until)
+        result = await app.state.es.search(index=settings.index_alias, **entities_body(weeks))
+    except NotFoundError:
+        weeks = Weeks(until or now.date())
+        return top_entities(None, weeks)
+    return top_entities(result.get("aggregations"), weeks)
+
+
+@app.get("/stats/pipeline", dependencies=[Depends(require_key)],
+         summary="Events/s per stage, consumer lag, dead letters by reason over time")
+async def stats_pipeline() -> dict:
+    return await app.state.monitor.health()
+
+
 @app.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -163,6 +206,11 @@ async def metrics() -> Response:
 @app.get("/", include_in_schema=False)
 async def page() -> FileResponse:
     return FileResponse(PAGE, media_type="text/html")
+
+
+@app.get("/dashboard", include_in_schema=False)
+async def dashboard() -> FileResponse:
+    return FileResponse(DASHBOARD, media_type="text/html")
 
 
 def main() -> None:
