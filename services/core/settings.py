@@ -84,6 +84,11 @@ class Settings:
     fetch_robots_ttl_s: float = _from_env("NEWSFLOW_FETCH_ROBOTS_TTL", "3600", float)
     # A URL fetched within this window is not fetched again (a redelivery of the same request is).
     fetch_refetch_after_s: float = _from_env("NEWSFLOW_FETCH_REFETCH_AFTER", "3600", float)
+    # Scheduled refetches of every article after its first fetch (conditional GET: corrections
+    # update the document, a 404/410 marks it removed), e.g. "1h,6h,24h"; empty: none. Units
+    # s, m, h, d. The schedule is checked every NEWSFLOW_FETCH_REFETCH_CHECK seconds.
+    fetch_refetch_schedule: str = _from_env("NEWSFLOW_FETCH_REFETCH_SCHEDULE", "1h,6h,24h")
+    fetch_refetch_check_s: float = _from_env("NEWSFLOW_FETCH_REFETCH_CHECK", "60", float)
     # The feeds and sitemaps the fetch service polls (YAML, see samples/sources.yaml); unset: none.
     sources_file: str = _from_env("NEWSFLOW_SOURCES", "")
     # At most this many article URLs taken from one feed or sitemap (index) per poll.

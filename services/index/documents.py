@@ -10,7 +10,8 @@ import orjson
 INPUT_SCHEMA = "news.enriched/1"
 # Fields that say when and by whom a document was made, not what it says: left out of the
 # content hash so an identical refetch hashes the same.
-_VOLATILE = {"fetched_at", "indexed_at", "trace_id", "content_hash"}
+_VOLATILE = {"fetched_at", "indexed_at", "trace_id", "content_hash", "first_seen", "updated_at", "revisions",
+             "removed", "removed_at", "removed_status"}
 # The same for the enrichment: how long each component took, and the embedding, which follows
 # from the text and the enrichment version (both hashed) but whose floats may differ in the
 # last bits between machines.
@@ -79,3 +80,24 @@ def to_action(event: dict, index: str, indexed_at: str) -> dict:
         "version_type": "external_gte",
         "_source": doc,
     }
+
+
+# ---- an article's life: revisions and removal -------------------------------------------------
+
+HISTORY_FIELDS = ["content_hash", "fetched_at", "first_seen", "updated_at", "revisions", "removed"]
+
+
+def with_history(source: dict, version: int, stored: dict | None, stored_version: int | None) -> dict:
+    """The document to write, given the one stored (its HISTORY_FIELDS) and its version:
+    `first_seen` is the first fetch's time and stays; a newer fetch whose content changed is one
+    more of `revisions` and sets `updated_at`; the same fetch reprocessed (a replay with a
+    better parser) changes neither. Pure; the writer calls it only for documents it will send."""
+    fetched_at = source.get("fetched_at")
+    if not stored:
+        return {**source, "first_seen": fetched_at, "updated_at": fetched_at, "revisions": 1}
+    first_seen = stored.get("first_seen") or stored.get("fetched_at") or fetched_at
+    revisions = int(stored.get("revisions") or 1)
+    if stored_version is not None and version > stored_version:
+        return {**source, "first_seen": first_seen, "updated_at": fetched_at, "revisions": revisions + 1}
+    return {**source, "first_seen": first_seen, "updated_at": stored.get("updated_at") or first_seen,
+            "revisions": revisions}
