@@ -120,3 +120,7 @@ async def index_articles(stream):
 
 def main() -> None:
     run_worker(app, settings)
+
+
+# The second agent, news.removed -> documents marked removed (lifecycle, issue 15).
+from . import removals  # noqa: E402,F401

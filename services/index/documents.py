@@ -101,3 +101,21 @@ def with_history(source: dict, version: int, stored: dict | None, stored_version
         return {**source, "first_seen": first_seen, "updated_at": fetched_at, "revisions": revisions + 1}
     return {**source, "first_seen": first_seen, "updated_at": stored.get("updated_at") or first_seen,
             "revisions": revisions}
+
+
+REMOVED_SCHEMA = "news.removed/1"
+
+
+def removal_action(event: dict, index: str, stored: dict | None, stored_version: int | None) -> dict | None:
+    """news.removed/1 -> the bulk action that marks the article's document removed: the stored
+    document (a bare one with the id and URL when none is stored) with `removed`, versioned by
+    the time of the takedown, so a replay of any earlier fetch cannot bring it back. None when
+    a fetch newer than the takedown is indexed already (the page came back)."""
+    payload = event["payload"]
+    version = external_version(payload["removed_at"])
+    if stored_version is not None and stored_version > version:
+        return None
+    source = dict(stored) if stored else {"id": event["id"], "url": payload["url"], "trace_id": event["trace_id"]}
+    source.update(removed=True, removed_at=payload["removed_at"], removed_status=payload["status"])
+    return {"_op_type": "index", "_index": index, "_id": event["id"], "version": version,
+            "version_type": "external_gte", "_source": source}

@@ -20,7 +20,7 @@ from elasticsearch.helpers import async_streaming_bulk
 
 from ..core.backoff import backoff_delay
 from ..core.logs import get_logger
-from .documents import HISTORY_FIELDS, with_history
+from .documents import HISTORY_FIELDS, removal_action, with_history
 
 log = get_logger("newsflow.index.writer")
 
@@ -154,3 +154,28 @@ async def write_batch(es: AsyncElasticsearch, actions: list[dict], *, chunk_size
                         attempt=attempt, delay_s=round(delay, 2))
             await asyncio.sleep(delay)
     return result
+
+
+async def remove_batch(es: AsyncElasticsearch, events: list[dict], index: str, *, max_backoff_s: float = MAX_BACKOFF_S,
+                       require_alias: bool = False) -> BatchResult:
+    """Mark the documents of news.removed events removed (see documents.removal_action): reads
+    each stored document (realtime), writes it back with `removed` under the takedown's version."""
+    if not events:
+        return BatchResult()
+    docs = [{"_index": index, "_id": e["id"]} for e in events]
+    found = (await retrying(lambda: es.mget(docs=docs), "reading documents to mark removed", max_backoff_s))["docs"]
+    actions, positions, result = [], [], BatchResult()
+    latest: dict[str, tuple[dict, int]] = {}  # a later event for the same id in this batch sees this one
+    for position, (event, doc) in enumerate(zip(events, found)):
+        stored = latest.get(event["id"]) or ((doc["_source"], int(doc["_version"])) if doc.get("found") else (None, None))
+        action = removal_action(event, index, *stored)
+        if action is None:
+            result.conflicts += 1
+            continue
+        actions.append(action)
+        positions.append(position)
+        latest[event["id"]] = (action["_source"], action["version"])
+    written = await write_batch(es, actions, max_backoff_s=max_backoff_s, skip_unchanged=False, require_alias=require_alias)
+    written.conflicts += result.conflicts
+    written.rejected = {positions[i]: reason for i, reason in written.rejected.items()}  # by event position
+    return written

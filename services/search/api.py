@@ -99,6 +99,7 @@ async def search(
     cursor: Annotated[str | None, Query(max_length=2000, description="the next_cursor of the previous page")] = None,
     collapse: Annotated[Literal["cluster", "none"], Query(
         description="cluster: one hit per near-duplicate cluster, with its other copies; pages with offset")] = "none",
+    include_removed: Annotated[bool, Query(description="also articles a refetch found taken down (404/410)")] = False,
 ) -> dict:
     for code in language:
         if not (2 <= len(code) <= 3 and code.isalpha() and code.islower()):
@@ -116,7 +117,8 @@ async def search(
         raise HTTPException(422, "collapse=cluster pages with offset, not cursor")
     request = SearchRequest(q=q, mode=mode, site=site, language=language, topic=topic, entity=entity, cluster=cluster,
                             published_from=published_from, published_to=published_to, sort=sort, size=size,
-                            offset=offset, cursor=cursor, collapse=collapse == "cluster")
+                            offset=offset, cursor=cursor, collapse=collapse == "cluster",
+                            include_removed=include_removed)
     started = time.perf_counter()
     vector = await query_embedding(q) if mode != "keyword" else None
     try:

@@ -18,7 +18,9 @@ SEARCH_FIELDS = [f"{name}^{boost}" for name, boost in TEXT_FIELDS.items()] + [
     f"{name}.{lang}^{boost * 2 / 3:g}" for name, boost in TEXT_FIELDS.items() for lang in LANGUAGE_SUBFIELDS]
 _HIGHLIGHT = {"title": {"number_of_fragments": 0}, "lead": {}, "text": {"fragment_size": 160, "number_of_fragments": 2}}
 HIT_FIELDS = ["id", "url", "final_url", "title", "published", "language", "site", "site_name", "author", "lead",
-              "topic", "cluster_id"]
+              "topic", "cluster_id", "first_seen", "updated_at", "revisions", "removed", "removed_at"]
+# Articles a refetch found gone (404/410) are hidden unless asked for.
+NOT_REMOVED = {"bool": {"must_not": [{"term": {"removed": True}}]}}
 # facet name -> keyword field of the index mapping
 FACETS = {
     "site": "site",
@@ -62,6 +64,7 @@ class SearchRequest:
     offset: int = 0
     cursor: str | None = None
     collapse: bool = False         # one hit per cluster of near-duplicates
+    include_removed: bool = False  # also articles taken down since they were indexed
 
 
 def encode_cursor(sort_values: list) -> str:
@@ -90,6 +93,8 @@ def _filters(req: SearchRequest) -> list[dict]:
         bounds = {"gte": req.published_from and req.published_from.isoformat(),
                   "lte": req.published_to and req.published_to.isoformat()}
         filters.append({"range": {"published": {k: v for k, v in bounds.items() if v}}})
+    if not req.include_removed:
+        filters.append(NOT_REMOVED)
     return filters
 
 
@@ -153,14 +158,16 @@ def _aggregations(collapse: bool) -> dict:
 
 
 def similar_body(article_id: str, index: str, size: int) -> dict:
-    """More-like-this on the article's own text: works on any Elasticsearch, no vectors needed."""
+    """More-like-this on the article's own text: works on any Elasticsearch, no vectors needed.
+    Articles taken down are not suggested."""
+    like = {"more_like_this": {
+        "fields": ["title", "lead", "text"], "like": [{"_index": index, "_id": article_id}],
+        "min_term_freq": 1, "min_doc_freq": 1, "max_query_terms": 40, "min_word_length": 3,
+        # short articles share few distinctive terms; the default 30% finds almost nothing
+        "minimum_should_match": "10%",
+    }}
     return {
-        "query": {"more_like_this": {
-            "fields": ["title", "lead", "text"], "like": [{"_index": index, "_id": article_id}],
-            "min_term_freq": 1, "min_doc_freq": 1, "max_query_terms": 40, "min_word_length": 3,
-            # short articles share few distinctive terms; the default 30% finds almost nothing
-            "minimum_should_match": "10%",
-        }},
+        "query": {"bool": {"must": [like], "filter": [NOT_REMOVED]}},
         "size": size,
         "_source": HIT_FIELDS,
     }
@@ -179,6 +186,10 @@ def to_hit(hit: dict) -> dict:
         "lead": source.get("lead"),
         "topic": source.get("topic"),
         "cluster_id": source.get("cluster_id"),
+        "first_seen": source.get("first_seen"),
+        "updated_at": source.get("updated_at"),
+        "revisions": source.get("revisions"),
+        **({"removed": True, "removed_at": source.get("removed_at")} if source.get("removed") else {}),
         "score": hit.get("_score"),
         "highlight": _merged_highlight(hit.get("highlight", {})),
         **_copies(hit),

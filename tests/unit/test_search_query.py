@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from newsflow.search.query import (SEARCH_FIELDS, SearchRequest, cluster_count, decode_cursor, encode_cursor, next_offset,
+from newsflow.search.query import (NOT_REMOVED, SEARCH_FIELDS, SearchRequest, cluster_count, decode_cursor, encode_cursor, next_offset,
                                    search_body, to_facets, to_hit)
 
 
@@ -48,7 +48,7 @@ def test_semantic_mode_is_a_knn_search_with_the_filters_inside():
     body = search_body(SearchRequest(q="AI hiring", mode="semantic", language=["de"], size=5), [0.1] * 384)
     assert "query" not in body and body["sort"] == ["_score"]
     assert body["knn"]["field"] == "enrichment.embedding" and body["knn"]["k"] == 5
-    assert body["knn"]["filter"] == [{"terms": {"language": ["de"]}}]
+    assert body["knn"]["filter"] == [{"terms": {"language": ["de"]}}, NOT_REMOVED]
 
 
 def test_hybrid_mode_adds_knn_to_the_text_query():
@@ -102,3 +102,11 @@ def test_collapsed_facets_carry_cluster_counts_and_pages_go_by_offset():
     assert next_offset(SearchRequest(size=2, offset=0, collapse=True), 2, 5) == 2
     assert next_offset(SearchRequest(size=2, offset=4, collapse=True), 1, 5) is None
     assert next_offset(SearchRequest(size=2, offset=2, collapse=True), 2, 4) is None
+
+
+def test_removed_articles_are_hidden_unless_asked_for():
+    assert NOT_REMOVED in search_body(SearchRequest(q="x"))["query"]["bool"]["filter"]
+    assert NOT_REMOVED not in search_body(SearchRequest(q="x", include_removed=True))["query"]["bool"]["filter"]
+    hit = to_hit({"_id": "a", "_source": {"removed": True, "removed_at": "2025-06-25T00:00:00Z", "revisions": 2}})
+    assert hit["removed"] is True and hit["revisions"] == 2
+    assert "removed" not in to_hit({"_id": "a", "_source": {}})
