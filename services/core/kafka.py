@@ -12,9 +12,10 @@ from .settings import Settings
 
 # stage -> the topic it consumes; its consumer group is the faust app id.
 # (stage, topic it consumes); a stage's consumer group is its faust app id. Enrich reads two:
-# its input, and the single-partition topic its clustering agent reads.
+# its input, and the single-partition topic its clustering agent reads; index reads the
+# takedowns of news.removed beside its input.
 STAGE_INPUTS = (("fetch", "news.fetch.requests"), ("parse", "news.raw"), ("enrich", "news.parsed"),
-                ("enrich", "news.enrich.clustering"), ("index", "news.enriched"))
+                ("enrich", "news.enrich.clustering"), ("index", "news.enriched"), ("index", "news.removed"))
 
 
 def group_id(stage: str, settings: Settings) -> str:
