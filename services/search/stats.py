@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from .query import NOT_REMOVED  # articles taken down count nowhere, as in search
+
 DIMENSIONS = {"site": "site", "language": "language", "topic": "topic"}
 ENTITY_KINDS = {"persons": "entities.persons", "organizations": "entities.organizations", "locations": "entities.locations"}
 TOP_SERIES = 6      # series per dimension on the chart; the rest is summed as "other"
@@ -31,7 +33,7 @@ def _published_until(now: datetime) -> dict:
 
 def span_body(now: datetime) -> dict:
     """The first and the newest publication date (not in the future): the time axis."""
-    return {"size": 0, "query": {"bool": {"filter": [_published_until(now)]}},
+    return {"size": 0, "query": {"bool": {"filter": [_published_until(now), NOT_REMOVED]}},
             "aggs": {"first": {"min": {"field": "published", "format": "yyyy-MM-dd"}},
                      "latest": {"max": {"field": "published", "format": "yyyy-MM-dd"}}}}
 
@@ -57,7 +59,7 @@ def articles_body(now: datetime, axis: tuple[date, date, str]) -> dict:
     first, last, interval = axis
     return {
         "size": 0,
-        "query": {"bool": {"filter": [_published_until(now)]}},
+        "query": {"bool": {"filter": [_published_until(now), NOT_REMOVED]}},
         "aggs": {
             **{f"top_{name}": {"terms": {"field": f, "size": TOP_SERIES}} for name, f in DIMENSIONS.items()},
             "time": {
@@ -123,7 +125,7 @@ def entities_body(weeks: Weeks) -> dict:
     both = (weeks.last_week[0], weeks.this_week[1])
     return {
         "size": 0,
-        "query": {"bool": {"filter": [Weeks.range(both)]}},
+        "query": {"bool": {"filter": [Weeks.range(both), NOT_REMOVED]}},
         "aggs": {kind: {"terms": {"field": f, "size": TOP_ENTITIES, "order": [{"this_week": "desc"}, {"_key": "asc"}]},
                         "aggs": {"this_week": {"filter": Weeks.range(weeks.this_week)},
                                  "last_week": {"filter": Weeks.range(weeks.last_week)}}}

@@ -47,6 +47,7 @@ def test_weeks_are_seven_days_each_ending_with_until():
         "gte": "2025-06-18", "lt": "2025-06-25", "format": "strict_date_optional_time||yyyy-MM-dd"}
     body = entities_body(weeks)
     assert body["query"]["bool"]["filter"][0]["range"]["published"]["gte"] == "2025-06-11"
+    assert body["query"]["bool"]["filter"][1] == {"bool": {"must_not": [{"term": {"removed": True}}]}}  # taken down
     assert body["aggs"]["persons"]["terms"]["order"][0] == {"this_week": "desc"}
 
 
