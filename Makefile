@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install infra browser up down status run test test-unit test-integration test-chaos bench bench-e2e logs clean kibana-import
+.PHONY: help install infra browser up down status run test test-unit test-integration test-chaos screenshots bench bench-e2e logs clean kibana-import
 
 help:
 	@echo "make run      install, start Kafka, Elasticsearch and every service, ingest the samples, search"
@@ -63,6 +63,13 @@ browser:
 test: install browser
 	NEWSFLOW_CHAOS_ARTICLES=$${NEWSFLOW_CHAOS_ARTICLES:-300} NEWSFLOW_CHAOS_KILLS=$${NEWSFLOW_CHAOS_KILLS:-1} \
 	NEWSFLOW_CHAOS_ES_OUTAGE=$${NEWSFLOW_CHAOS_ES_OUTAGE:-10} $(PY) -m pytest -q -p no:cacheprovider tests
+
+# The README's screenshots: the Chromium tests of the search page (collapsed copies) and of the
+# dashboard take them under .var/screenshots; this copies them to docs/screenshots.
+screenshots: install browser
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration/test_search_collapse.py tests/integration/test_dashboard.py -k chromium
+	mkdir -p docs/screenshots
+	cp .var/screenshots/search-collapsed.png .var/screenshots/dashboard.png docs/screenshots/
 
 test-unit: install
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit

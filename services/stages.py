@@ -12,4 +12,5 @@ WEB_PORT_OFFSETS = {name: package.WEB_PORT_OFFSET for name, package in STAGES.it
 STAGE_INPUTS = tuple((name, topic) for name, package in STAGES.items() for topic in package.INPUT_TOPICS)
 # stage name in a dead letter -> the topics that stage's agent reads (the first is its main one)
 DEAD_LETTER_INPUTS = {**{name: package.INPUT_TOPICS for name, package in STAGES.items()},
-                      enrich.CLUSTERS_AGENT: (enrich.CLUSTERING_TOPIC,)}
+                      enrich.CLUSTERS_AGENT: (enrich.CLUSTERING_TOPIC,),
+                      "index": index.INPUT_TOPICS[:1], index.REMOVALS_AGENT: index.INPUT_TOPICS[1:]}

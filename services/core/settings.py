@@ -85,6 +85,11 @@ class Settings:
     fetch_robots_ttl_s: float = _from_env("NEWSFLOW_FETCH_ROBOTS_TTL", "3600", float)
     # A URL fetched within this window is not fetched again (a redelivery of the same request is).
     fetch_refetch_after_s: float = _from_env("NEWSFLOW_FETCH_REFETCH_AFTER", "3600", float)
+    # Scheduled refetches of every article after its first fetch (conditional GET: corrections
+    # update the document, a 404/410 marks it removed), e.g. "1h,6h,24h"; empty: none. Units
+    # s, m, h, d. The schedule is checked every NEWSFLOW_FETCH_REFETCH_CHECK seconds.
+    fetch_refetch_schedule: str = _from_env("NEWSFLOW_FETCH_REFETCH_SCHEDULE", "1h,6h,24h")
+    fetch_refetch_check_s: float = _from_env("NEWSFLOW_FETCH_REFETCH_CHECK", "60", float)
     # The feeds and sitemaps the fetch service polls (YAML, see samples/sources.yaml); unset: none.
     sources_file: str = _from_env("NEWSFLOW_SOURCES", "")
     # At most this many article URLs taken from one feed or sitemap (index) per poll.
@@ -104,6 +109,15 @@ class Settings:
     enrich_time_budget_s: float = _from_env("NEWSFLOW_ENRICH_TIME_BUDGET", "20", float)
     # Set to 0 to leave out the embedding (e.g. on very small machines).
     enrich_embedding: bool = _from_env("NEWSFLOW_ENRICH_EMBEDDING", "1", _flag)
+
+    # --- dashboard (services/search) ---
+    # The stages' Prometheus endpoints the dashboard scrapes for events/s, as stage=URL pairs
+    # (comma-separated; a stage may appear more than once, one URL per instance). Empty: each
+    # stage on this host at NEWSFLOW_WEB_PORT_BASE + its offset.
+    stage_metrics_urls: tuple[str, ...] = _from_env("NEWSFLOW_STAGE_METRICS_URLS", "", _csv)
+    # How often the dashboard scrapes them, and the window its events/s are averaged over.
+    dashboard_scrape_interval_s: float = _from_env("NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL", "10", float)
+    dashboard_rate_window_s: float = _from_env("NEWSFLOW_DASHBOARD_RATE_WINDOW", "60", float)
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -1,9 +1,12 @@
 """The fetch service: news.fetch.requests -> fetch the page -> news.raw (or news.dlq), and the
 poller that turns the feeds and sitemaps of NEWSFLOW_SOURCES into fetch requests."""
 
+import time
+
 from faust.types import TP
 
 from ..core.app import create_app, run_worker
+from ..core.envelope import encode
 from ..core.logs import get_logger
 from ..core.schemas import topic_catalogue
 from ..core.settings import get_settings
@@ -12,6 +15,7 @@ from .client import Fetcher
 from .errors import FetchFailed
 from .fetcher import INPUT_SCHEMA, OUTPUT_SCHEMA, SERVICE, make_handler, stage_time_limit
 from .poller import Poller
+from .refetch import REMOVED_SCHEMA, REQUEST_SCHEMA, due, parse_schedule, refetch_request
 from .seen import SeenLog, seen_topic
 from .sources import load_sources
 from ..core.topics import ensure_compacted_topic
@@ -29,10 +33,18 @@ app = create_app(SERVICE, WEB_PORT_OFFSET, settings)
 url_state = app.Table("url-state", partitions=topic_catalogue()[INPUT_TOPIC].partitions, help="fetch state per URL")
 # One fetcher for the stage and the poller, so both keep to the same per-host limits.
 fetcher = Fetcher(settings)
+# A broken schedule stops the service at start-up, loudly.
+refetch_schedule = parse_schedule(settings.fetch_refetch_schedule)
+
+
+async def send_removal(event: dict) -> None:
+    """A takedown found by a refetch, for the index stage; acknowledged before the request is."""
+    await send_acknowledged(app, Outgoing(settings.topic("news.removed"), event["id"].encode(),
+                                          encode(event, REMOVED_SCHEMA), REMOVED_SCHEMA))
 
 attach_stage(app, StageSpec(
     name=SERVICE, input_topic=INPUT_TOPIC, input_schema=INPUT_SCHEMA,
-    output_topic="news.raw", output_schema=OUTPUT_SCHEMA, handle=make_handler(settings, url_state, fetcher),
+    output_topic="news.raw", output_schema=OUTPUT_SCHEMA, handle=make_handler(settings, url_state, fetcher, removed=send_removal),
     # Requests to different hosts proceed side by side; politeness is per host inside the fetcher.
     is_async=True, concurrency=max(1, settings.fetch_concurrency), time_limit_s=stage_time_limit(settings),
     expected_errors=(FetchFailed,),
@@ -64,6 +76,29 @@ async def poll_sources() -> None:
         await Poller(sources, fetcher, seen, send, settings).run_forever(_polls_here)
     finally:
         await seen.stop()
+
+
+_requested: dict[tuple[str, int], float] = {}  # (article id, refetch) -> when this worker sent it
+
+
+@app.timer(max(1.0, settings.fetch_refetch_check_s))
+async def request_refetches() -> None:
+    """Send a request for every refetch that is due in this worker's URL state. The handler
+    records each refetch made, so one sent twice (a restart, a standby's copy of the state) is
+    fetched once; here a request is not sent again for an hour unless it was made."""
+    if not refetch_schedule:
+        return
+    now = time.time()
+    for key in [k for k, sent in _requested.items() if now - sent > 3600]:
+        del _requested[key]
+    for article, url, number in due(list(url_state.items()), now, refetch_schedule):
+        if (article, number) in _requested:
+            continue
+        event = refetch_request(article, url, number)
+        await send_acknowledged(app, Outgoing(settings.topic(INPUT_TOPIC), article.encode(), encode(event, REQUEST_SCHEMA),
+                                              REQUEST_SCHEMA))
+        _requested[(article, number)] = now
+        log.info("refetch requested", article_id=article, url=url, refetch=number)
 
 
 async def _prepare_topics() -> None:

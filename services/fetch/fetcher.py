@@ -20,6 +20,7 @@ from ..core.settings import Settings
 from .client import FetchedPage, Fetcher
 from .content import Kind, charset_hint
 from .errors import FetchFailed, FetchRefused
+from .refetch import REMOVED_STATUSES, removal_event
 from .state import UrlState, after_fetch, recently_fetched, unchanged_before, validators
 
 __all__ = ["FetchFailed", "FetchRefused", "FetchedPage", "raw_event", "make_handler", "stage_time_limit"]
@@ -69,9 +70,11 @@ def stage_time_limit(settings: Settings) -> float:
 
 
 def make_handler(settings: Settings, state: MutableMapping[str, UrlState] | None = None,
-                 fetcher: Fetcher | None = None, clock=time.time):
+                 fetcher: Fetcher | None = None, clock=time.time, removed=None):
     """The stage's handle function. `state` is the faust table in the service (a dict in
-    tests); the fetcher is made on first use, inside the running event loop."""
+    tests); the fetcher is made on first use, inside the running event loop. `removed(event)`
+    is awaited with the news.removed event of a scheduled refetch that found the page gone
+    (404/410), before the request counts as handled."""
     state = {} if state is None else state
     in_flight: set[str] = set()
 
@@ -81,11 +84,16 @@ def make_handler(settings: Settings, state: MutableMapping[str, UrlState] | None
         url = normalise_url(request["payload"]["url"])  # tracking parameters off: one article, one URL
         key, trace_id = request["id"], request["trace_id"]
         previous = state.get(key)
+        refetch = request["payload"].get("refetch")
+        if refetch and previous and (previous.get("removed") or int(previous.get("refetched") or 0) >= refetch):
+            log.info("refetch skipped: made already", url=url, refetch=refetch)
+            RESULTS.labels("refetch_done").inc()
+            return None
         if unchanged_before(previous, trace_id):
             log.info("fetch skipped: this request was answered 304 before", url=url)
             RESULTS.labels("redelivered_unchanged").inc()
             return None
-        if recently_fetched(previous, trace_id, clock(), settings.fetch_refetch_after_s):
+        if not refetch and recently_fetched(previous, trace_id, clock(), settings.fetch_refetch_after_s):
             log.info("fetch skipped: recently fetched", url=url, fetched_s_ago=round(clock() - previous["fetched_at"]))
             RESULTS.labels("recently_fetched").inc()
             return None
@@ -96,11 +104,20 @@ def make_handler(settings: Settings, state: MutableMapping[str, UrlState] | None
         in_flight.add(key)
         try:
             page = await fetcher.fetch(url, Kind.ARTICLE, validators(previous, trace_id))
+        except FetchFailed as exc:
+            if not (refetch and exc.status in REMOVED_STATUSES and removed is not None):
+                raise
+            await removed(removal_event(request, url, exc.status, str(exc), clock()))
+            state[key] = {**(previous or {}), "fetched_at": clock(), "trace_id": trace_id, "status": exc.status,
+                          "removed": True, "refetched": refetch}
+            RESULTS.labels("removed").inc()
+            log.info("refetch found the page gone: marked removed", url=url, status=exc.status)
+            return None
         finally:
             in_flight.discard(key)
-        state[key] = after_fetch(previous, page.status, page.headers, trace_id, clock())
+        state[key] = after_fetch(previous, page.status, page.headers, trace_id, clock(), url=url, refetch=refetch)
         if page.not_modified:
-            log.info("page not modified (304): seen, nothing emitted", url=url)
+            log.info("page not modified (304): seen, nothing emitted", url=url, refetch=refetch)
             RESULTS.labels("not_modified").inc()
             return None
         event = raw_event(request, page, settings)

@@ -15,6 +15,10 @@ class UrlState(TypedDict, total=False):
     status: int
     etag: str
     last_modified: str
+    url: str                 # the normalised URL, for the refetch schedule
+    first_fetched_at: float  # epoch seconds of the first fetch that got the page
+    refetched: int           # how many of the scheduled refetches were made (see refetch.py)
+    removed: bool            # a refetch found it gone (404/410): no more refetches
 
 
 def is_redelivery(state: UrlState | None, trace_id: str) -> bool:
@@ -45,10 +49,18 @@ def validators(state: UrlState | None, trace_id: str) -> dict | None:
     return found or None
 
 
-def after_fetch(previous: UrlState | None, status: int, headers: dict[str, str], trace_id: str, now: float) -> UrlState:
-    """The new state after a 200 or a 304 (a 304 may renew the validators, else keeps them)."""
+def after_fetch(previous: UrlState | None, status: int, headers: dict[str, str], trace_id: str, now: float,
+                url: str | None = None, refetch: int | None = None) -> UrlState:
+    """The new state after a 200 or a 304 (a 304 may renew the validators, else keeps them).
+    The first fetch's time and the refetches made carry over; `refetch` is the number of the
+    scheduled refetch this fetch was."""
     state: UrlState = {"fetched_at": now, "trace_id": trace_id, "status": status}
-    kept = (previous or {}) if status == 304 else {}
+    previous = previous or {}
+    state["first_fetched_at"] = previous.get("first_fetched_at") or now
+    state["refetched"] = max(int(previous.get("refetched") or 0), refetch or 0)
+    if url or previous.get("url"):
+        state["url"] = url or previous["url"]
+    kept = previous if status == 304 else {}
     etag = headers.get("etag") or kept.get("etag")
     modified = headers.get("last-modified") or kept.get("last_modified")
     if etag:

@@ -24,10 +24,11 @@ from ..core.logs import get_logger
 from ..core.metrics import EVENTS_OUT
 from ..core.settings import get_settings
 from ..core.stage import Outgoing, StageSpec, attach_stage, ids_of
-from . import INPUT_TOPICS, WEB_PORT_OFFSET
-from .documents import INPUT_SCHEMA
+from . import INPUT_TOPICS, REMOVALS_AGENT, WEB_PORT_OFFSET
+from .documents import INPUT_SCHEMA, REMOVED_SCHEMA
 from .layout import ensure_index
-from .sink import write_events
+from .removals import write_removals
+from .sink import Written, write_events
 
 SERVICE = "index"
 settings = get_settings()
@@ -66,16 +67,22 @@ async def elasticsearch():
     return _es
 
 
-async def index_batch(messages: list) -> list[Outgoing | None]:
-    """Write one batch; returns, per message, its dead letter or None once its document is safe."""
-    started = time.perf_counter()
-    written = await write_events(await elasticsearch(), [m.value for m in messages], settings)
+def _dead_letters(messages: list, written: Written, stage: str) -> list[Outgoing | None]:
+    """Per message: its dead letter, or None once its document is safe."""
     outs: list[Outgoing | None] = [None] * len(messages)
     for failure in written.failures:
-        letter = dead_letter_of(messages[failure.position], stage=SERVICE, error=failure.error, reason=failure.reason,
+        letter = dead_letter_of(messages[failure.position], stage=stage, error=failure.error, reason=failure.reason,
                                 event=failure.event)
         outs[failure.position] = Outgoing(settings.topic("news.dlq"), letter["id"].encode(), encode(letter, DLQ_SCHEMA), DLQ_SCHEMA)
         log.warning("event dead-lettered", article_id=letter["id"], trace_id=letter["trace_id"], reason=failure.reason[:300])
+    return outs
+
+
+async def index_batch(messages: list) -> list[Outgoing | None]:
+    """Write one batch of articles through the one index write path."""
+    started = time.perf_counter()
+    written = await write_events(await elasticsearch(), [m.value for m in messages], settings)
+    outs = _dead_letters(messages, written, SERVICE)
     result = written.result
     EVENTS_OUT.labels(SERVICE).inc(result.written)
     for outcome in ("written", "conflicts", "unchanged"):
@@ -95,10 +102,28 @@ async def index_batch(messages: list) -> list[Outgoing | None]:
     return outs
 
 
+async def removal_batch(messages: list) -> list[Outgoing | None]:
+    """Mark one batch of takedowns' documents removed (lifecycle: a 404 or 410 on refetch)."""
+    written = await write_removals(await elasticsearch(), [m.value for m in messages], settings)
+    failed = {f.position for f in written.failures}
+    for position, message in enumerate(messages):
+        if position not in failed:
+            article_id, trace_id = ids_of(message.value)
+            log.info("article marked removed", article_id=article_id, trace_id=trace_id)
+    log.info("removals written", written=written.result.written, newer_fetch_kept=written.result.conflicts,
+             rejected=len(written.result.rejected))
+    return _dead_letters(messages, written, REMOVALS_AGENT)
+
+
 attach_stage(app, StageSpec(
     name=SERVICE, input_topic=INPUT_TOPICS[0], input_schema=INPUT_SCHEMA, handle_batch=index_batch,
     batch_size=settings.index_batch_size, batch_seconds=settings.index_batch_seconds,
     concurrency=max(1, settings.index_concurrency),
+), settings)
+# The second agent, through the same shell: news.removed -> documents marked removed.
+attach_stage(app, StageSpec(
+    name=REMOVALS_AGENT, input_topic=INPUT_TOPICS[1], input_schema=REMOVED_SCHEMA, handle_batch=removal_batch,
+    batch_size=settings.index_batch_size, batch_seconds=settings.index_batch_seconds,
 ), settings)
 
 

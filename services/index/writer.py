@@ -20,6 +20,7 @@ from elasticsearch.helpers import async_streaming_bulk
 
 from ..core.backoff import backoff_delay
 from ..core.logs import get_logger
+from .documents import HISTORY_FIELDS, removal_action, with_history
 
 log = get_logger("newsflow.index.writer")
 
@@ -72,37 +73,39 @@ async def retrying(call: Callable[[], Awaitable[T]], what: str, max_backoff_s: f
         await asyncio.sleep(delay)
 
 
-async def _stored(es: AsyncElasticsearch, actions: list[dict], max_backoff_s: float) -> list[tuple[str, int] | None]:
-    """(content hash, version) of each action's stored document, None where there is none.
-    mget is realtime: it sees writes not yet refreshed into search."""
+async def _stored(es: AsyncElasticsearch, actions: list[dict], max_backoff_s: float) -> list[tuple[str, int, dict] | None]:
+    """(content hash, version, history fields) of each action's stored document, None where
+    there is none. mget is realtime: it sees writes not yet refreshed into search."""
     docs = [{"_index": a["_index"], "_id": a["_id"]} for a in actions]
     try:
-        found = await retrying(lambda: es.mget(docs=docs, source_includes=["content_hash"]), "reading stored hashes",
+        found = await retrying(lambda: es.mget(docs=docs, source_includes=HISTORY_FIELDS), "reading stored hashes",
                                max_backoff_s)
     except ApiError as exc:  # e.g. the alias was removed: write everything, the bulk tells the rest
         log.warning("could not read stored hashes", reason=f"{exc.status_code} {exc.error}")
         return [None] * len(actions)
-    return [(d.get("_source", {}).get("content_hash"), int(d.get("_version", 0))) if d.get("found") else None
-            for d in found["docs"]]
+    return [(d.get("_source", {}).get("content_hash"), int(d.get("_version", 0)), d.get("_source", {}))
+            if d.get("found") else None for d in found["docs"]]
 
 
 async def _plan(es: AsyncElasticsearch, actions: list[dict], result: BatchResult, max_backoff_s: float) -> list[int]:
     """The positions worth sending. Identical content is skipped even when the event is newer:
     a rewrite would change nothing a reader sees."""
     stored = await _stored(es, actions, max_backoff_s)
-    current: dict[tuple[str, str], tuple[str, int]] = {}
+    current: dict[tuple[str, str], tuple[str, int, dict]] = {}
     send = []
     for position, action in enumerate(actions):
         key = (action["_index"], action["_id"])
         known = current.get(key) or stored[position]
-        new = (action["_source"].get("content_hash"), int(action["version"]))
-        if known and known[0] == new[0]:
+        version = int(action["version"])
+        if known and known[0] == action["_source"].get("content_hash") and not known[2].get("removed"):
             result.unchanged += 1
-        elif known and known[1] > new[1]:  # an older fetch; the same fetch reprocessed may replace
+        elif known and known[1] > version:  # an older fetch; the same fetch reprocessed may replace
             result.conflicts += 1
         else:
+            # first_seen, updated_at and revisions carry over from the stored document
+            action["_source"] = with_history(action["_source"], version, known and known[2], known and known[1])
             send.append(position)
-            current[key] = new  # a later event for the same id in this batch compares with this one
+            current[key] = (action["_source"].get("content_hash"), version, action["_source"])
     return send
 
 
@@ -151,3 +154,28 @@ async def write_batch(es: AsyncElasticsearch, actions: list[dict], *, chunk_size
                         attempt=attempt, delay_s=round(delay, 2))
             await asyncio.sleep(delay)
     return result
+
+
+async def remove_batch(es: AsyncElasticsearch, events: list[dict], index: str, *, max_backoff_s: float = MAX_BACKOFF_S,
+                       require_alias: bool = False) -> BatchResult:
+    """Mark the documents of news.removed events removed (see documents.removal_action): reads
+    each stored document (realtime), writes it back with `removed` under the takedown's version."""
+    if not events:
+        return BatchResult()
+    docs = [{"_index": index, "_id": e["id"]} for e in events]
+    found = (await retrying(lambda: es.mget(docs=docs), "reading documents to mark removed", max_backoff_s))["docs"]
+    actions, positions, result = [], [], BatchResult()
+    latest: dict[str, tuple[dict, int]] = {}  # a later event for the same id in this batch sees this one
+    for position, (event, doc) in enumerate(zip(events, found)):
+        stored = latest.get(event["id"]) or ((doc["_source"], int(doc["_version"])) if doc.get("found") else (None, None))
+        action = removal_action(event, index, *stored)
+        if action is None:
+            result.conflicts += 1
+            continue
+        actions.append(action)
+        positions.append(position)
+        latest[event["id"]] = (action["_source"], action["version"])
+    written = await write_batch(es, actions, max_backoff_s=max_backoff_s, skip_unchanged=False, require_alias=require_alias)
+    written.conflicts += result.conflicts
+    written.rejected = {positions[i]: reason for i, reason in written.rejected.items()}  # by event position
+    return written

@@ -27,6 +27,7 @@ from ..core.logs import get_logger
 from ..core.outage import DependencyUnavailable
 from ..core.settings import Settings
 from ..index.layout import ensure_index, physical_index
+from ..index.removals import write_removals
 from ..index.sink import write_events
 from .runner import read_range
 
@@ -88,26 +89,40 @@ def _given(event: dict | Exception) -> dict:
     return event
 
 
-async def _index_range(es, settings, source, alias, start: dict[TopicPartition, int], stop: dict[TopicPartition, int],
-                       bar, report) -> int:
+async def _index_range(es, settings, topic: str, start: dict[TopicPartition, int], stop: dict[TopicPartition, int],
+                       bar, report, write) -> int:
+    """Write the messages of `topic` between the offsets with `write(messages) -> Written`;
+    returns the documents now in place."""
     bounds = {tp: (start.get(tp, 0), stop[tp]) for tp in stop if stop[tp] > start.get(tp, 0)}
     if not bounds:  # (an aiokafka consumer stopped with nothing assigned raises CancelledError)
         return 0
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
                                 max_partition_fetch_bytes=16 * 1024 * 1024)
     await consumer.start()
-    indexed = 0
+    done = 0
     try:
         async for messages in read_range(consumer, bounds):
             report.read += len(messages)
-            events = [await _document_event(source, m.value, report.clusters) for m in messages]
-            written = await write_events(es, events, settings, alias=alias, to_event=_given)
-            indexed += written.result.written + written.result.conflicts + written.result.unchanged
+            written = await write(messages)
+            done += written.result.written + written.result.conflicts + written.result.unchanged
             report.skipped += len(written.failures)
             bar.update(len(messages))
     finally:
         await consumer.stop()
-    return indexed
+    return done
+
+
+def _writers(es, settings, source: str, alias: str, report):
+    """(topic, write) pairs: the source's documents, then the takedowns of news.removed, so a
+    rebuilt index hides what the live one hides."""
+    async def documents(messages):
+        events = [await _document_event(source, m.value, report.clusters) for m in messages]
+        return await write_events(es, events, settings, alias=alias, to_event=_given)
+
+    async def removals(messages):
+        return await write_removals(es, [m.value for m in messages], settings, alias=alias)
+
+    return ((settings.topic(source), documents), (settings.topic("news.removed"), removals))
 
 
 async def reindex(settings: Settings, source: str = "news.enriched", show_progress: bool = True) -> ReindexReport:
@@ -123,11 +138,13 @@ async def reindex(settings: Settings, source: str = "news.enriched", show_progre
         # settings and mappings come from the project's template; written through its own alias
         await es.indices.create(index=new, aliases={building: {"is_write_index": True}})
         report = ReindexReport(source=source, old_index=old, new_index=new)
-        topic = settings.topic(source)
-        snapshot = await end_offsets(settings, [topic])
+        topics = [settings.topic(source), settings.topic("news.removed")]
+        snapshot = await end_offsets(settings, topics)
         with tqdm(total=sum(snapshot.values()), desc=f"reindex {source} -> {new}", unit="event",
                   disable=not show_progress) as bar:
-            report.indexed = await _index_range(es, settings, source, building, {}, snapshot, bar, report)
+            for topic, write in _writers(es, settings, source, building, report):
+                stop = {tp: end for tp, end in snapshot.items() if tp.topic == topic}
+                report.indexed += await _index_range(es, settings, topic, {}, stop, bar, report, write)
             await es.indices.refresh(index=new)
             # One atomic alias change: searches see either the old index or the complete new one.
             await es.indices.update_aliases(actions=[
@@ -137,8 +154,10 @@ async def reindex(settings: Settings, source: str = "news.enriched", show_progre
             ])
             # Whatever the live index stage wrote to the old index meanwhile is replayed into
             # the new one; external versions make the overlap harmless.
-            latest = await end_offsets(settings, [topic])
-            report.caught_up = await _index_range(es, settings, source, settings.index_alias, snapshot, latest, bar, report)
+            latest = await end_offsets(settings, topics)
+            for topic, write in _writers(es, settings, source, settings.index_alias, report):
+                stop = {tp: end for tp, end in latest.items() if tp.topic == topic}
+                report.caught_up += await _index_range(es, settings, topic, snapshot, stop, bar, report, write)
         await es.indices.refresh(index=new)
         return report
     finally:

@@ -12,7 +12,7 @@ import asyncio
 import secrets
 import time
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -24,10 +24,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 
 from ..core.es import es_client
 from ..core.settings import get_settings
-from .query import SearchRequest, decode_cursor, next_cursor, search_body, similar_body, to_facets, to_hit
+from .monitor import PipelineMonitor
+from .stats import (Weeks, article_series, articles_body, entities_body, latest_date, span_body, time_axis,
+                    top_entities)
+from .query import (SearchRequest, cluster_count, decode_cursor, next_cursor, next_offset, search_body, similar_body,
+                    to_facets, to_hit)
 
 settings = get_settings()
 PAGE = Path(__file__).resolve().parent / "static" / "index.html"
+DASHBOARD = Path(__file__).resolve().parent / "static" / "dashboard.html"
 SEARCHES = Counter("newsflow_searches_total", "Search requests answered", ["endpoint"])
 LATENCY = Histogram("newsflow_search_seconds", "Time to answer a search", ["endpoint"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
@@ -57,7 +62,9 @@ async def query_embedding(q: str) -> list[float]:
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.es = es_client(settings)
+    app.state.monitor = PipelineMonitor(settings)
     yield
+    await app.state.monitor.close()
     await app.state.es.close()
 
 
@@ -90,6 +97,9 @@ async def search(
     size: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=10_000, description="for shallow pages; use cursor to go deeper")] = 0,
     cursor: Annotated[str | None, Query(max_length=2000, description="the next_cursor of the previous page")] = None,
+    collapse: Annotated[Literal["cluster", "none"], Query(
+        description="cluster: one hit per near-duplicate cluster, with its other copies; pages with offset")] = "none",
+    include_removed: Annotated[bool, Query(description="also articles a refetch found taken down (404/410)")] = False,
 ) -> dict:
     for code in language:
         if not (2 <= len(code) <= 3 and code.isalpha() and code.islower()):
@@ -103,26 +113,34 @@ async def search(
         raise HTTPException(422, "'from' is after 'to'")
     if mode != "keyword" and (not q or cursor or sort != "relevance"):
         raise HTTPException(422, f"mode={mode} needs q, ranks by relevance and pages with offset, not cursor")
+    if collapse == "cluster" and cursor:
+        raise HTTPException(422, "collapse=cluster pages with offset, not cursor")
     request = SearchRequest(q=q, mode=mode, site=site, language=language, topic=topic, entity=entity, cluster=cluster,
                             published_from=published_from, published_to=published_to, sort=sort, size=size,
-                            offset=offset, cursor=cursor)
+                            offset=offset, cursor=cursor, collapse=collapse == "cluster",
+                            include_removed=include_removed)
     started = time.perf_counter()
     vector = await query_embedding(q) if mode != "keyword" else None
     try:
         result = await app.state.es.search(index=settings.index_alias, **search_body(request, vector))
     except NotFoundError:  # nothing indexed yet: the index stage creates the alias
-        return {"total": 0, "hits": [], "facets": to_facets(None), "next_cursor": None}
+        empty = {"total": 0, "hits": [], "facets": to_facets(None), "next_cursor": None}
+        return {**empty, "clusters": 0, "next_offset": None} if request.collapse else empty
     finally:
         LATENCY.labels("search").observe(time.perf_counter() - started)
     SEARCHES.labels("search").inc()
     hits = result["hits"]["hits"]
-    return {
-        "total": result["hits"]["total"]["value"],
+    answer = {
+        "total": result["hits"]["total"]["value"],  # articles, collapsed or not
         "took_ms": result["took"],
         "hits": [to_hit(h) for h in hits],
         "facets": to_facets(result.get("aggregations")),
-        "next_cursor": next_cursor(hits, size),
+        "next_cursor": None if request.collapse else next_cursor(hits, size),
     }
+    if request.collapse:
+        clusters = cluster_count(result.get("aggregations"))
+        answer.update(clusters=clusters, next_offset=next_offset(request, len(hits), clusters))
+    return answer
 
 
 @app.get("/articles/{article_id}", dependencies=[Depends(require_key)], summary="One article, as indexed")
@@ -145,6 +163,43 @@ async def similar(article_id: Annotated[str, ARTICLE_ID], size: Annotated[int, Q
     return {"id": article_id, "hits": [to_hit(h) for h in result["hits"]["hits"]]}
 
 
+@app.get("/stats/articles", dependencies=[Depends(require_key)], summary="Articles over time, by site, language and topic")
+async def stats_articles() -> dict:
+    now = datetime.now(timezone.utc)
+    try:
+        span = await app.state.es.search(index=settings.index_alias, **span_body(now))
+        axis = time_axis(span.get("aggregations"))
+        if axis is None:
+            return article_series(None)
+        result = await app.state.es.search(index=settings.index_alias, **articles_body(now, axis))
+    except NotFoundError:
+        return article_series(None)
+    return article_series(result.get("aggregations"), axis[2])
+
+
+@app.get("/stats/entities", dependencies=[Depends(require_key)],
+         summary="Top people, organisations and places this week against last week")
+async def stats_entities(until: Annotated[date | None, Query(
+        description="last day of 'this week'; default: the newest publication date, up to today")] = None) -> dict:
+    now = datetime.now(timezone.utc)
+    try:
+        if until is None:
+            latest = await app.state.es.search(index=settings.index_alias, **span_body(now))
+            until = latest_date(latest.get("aggregations"), now.date())
+        weeks = Weeks(until)
+        result = await app.state.es.search(index=settings.index_alias, **entities_body(weeks))
+    except NotFoundError:
+        weeks = Weeks(until or now.date())
+        return top_entities(None, weeks)
+    return top_entities(result.get("aggregations"), weeks)
+
+
+@app.get("/stats/pipeline", dependencies=[Depends(require_key)],
+         summary="Events/s per stage, consumer lag, dead letters by reason over time")
+async def stats_pipeline() -> dict:
+    return await app.state.monitor.health()
+
+
 @app.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -153,6 +208,11 @@ async def metrics() -> Response:
 @app.get("/", include_in_schema=False)
 async def page() -> FileResponse:
     return FileResponse(PAGE, media_type="text/html")
+
+
+@app.get("/dashboard", include_in_schema=False)
+async def dashboard() -> FileResponse:
+    return FileResponse(DASHBOARD, media_type="text/html")
 
 
 def main() -> None:

@@ -18,7 +18,9 @@ SEARCH_FIELDS = [f"{name}^{boost}" for name, boost in TEXT_FIELDS.items()] + [
     f"{name}.{lang}^{boost * 2 / 3:g}" for name, boost in TEXT_FIELDS.items() for lang in LANGUAGE_SUBFIELDS]
 _HIGHLIGHT = {"title": {"number_of_fragments": 0}, "lead": {}, "text": {"fragment_size": 160, "number_of_fragments": 2}}
 HIT_FIELDS = ["id", "url", "final_url", "title", "published", "language", "site", "site_name", "author", "lead",
-              "topic", "cluster_id"]
+              "topic", "cluster_id", "first_seen", "updated_at", "revisions", "removed", "removed_at"]
+# Articles a refetch found gone (404/410) are hidden unless asked for.
+NOT_REMOVED = {"bool": {"must_not": [{"term": {"removed": True}}]}}
 # facet name -> keyword field of the index mapping
 FACETS = {
     "site": "site",
@@ -37,6 +39,13 @@ SORTS = {
 
 
 EMBEDDING_FIELD = "enrichment.embedding"
+# collapse=cluster: one hit per near-duplicate cluster (the best-ranked copy), with up to this
+# many of the cluster's copies that match the same query, newest first.
+COLLAPSE_FIELD = "cluster_id"
+COPIES_SHOWN = 5
+COPY_FIELDS = ["id", "url", "final_url", "title", "site", "published"]
+# Distinct clusters are counted with cardinality, exact in practice below this many.
+CLUSTER_PRECISION = 40_000
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,8 @@ class SearchRequest:
     size: int = 10
     offset: int = 0
     cursor: str | None = None
+    collapse: bool = False         # one hit per cluster of near-duplicates
+    include_removed: bool = False  # also articles taken down since they were indexed
 
 
 def encode_cursor(sort_values: list) -> str:
@@ -82,6 +93,8 @@ def _filters(req: SearchRequest) -> list[dict]:
         bounds = {"gte": req.published_from and req.published_from.isoformat(),
                   "lte": req.published_to and req.published_to.isoformat()}
         filters.append({"range": {"published": {k: v for k, v in bounds.items() if v}}})
+    if not req.include_removed:
+        filters.append(NOT_REMOVED)
     return filters
 
 
@@ -105,16 +118,21 @@ def search_body(req: SearchRequest, query_vector: list[float] | None = None) -> 
             "pre_tags": ["<mark>"], "post_tags": ["</mark>"], "encoder": "html",
             "fields": {**_HIGHLIGHT, **{f"{name}.{lang}": spec for name, spec in _HIGHLIGHT.items() for lang in LANGUAGE_SUBFIELDS}},
         },
-        "aggs": {
-            **{name: {"terms": {"field": f, "size": 10}} for name, f in FACETS.items()},
-            "over_time": {"date_histogram": {"field": "published", "calendar_interval": "month", "min_doc_count": 1}},
-        },
+        "aggs": _aggregations(req.collapse),
     }
+    if req.collapse:
+        if req.cursor:
+            raise ValueError("collapse=cluster pages with offset, not cursor")
+        body["collapse"] = {"field": COLLAPSE_FIELD, "inner_hits": {
+            "name": "copies", "size": COPIES_SHOWN, "_source": COPY_FIELDS,
+            "sort": [{"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]}}
     if req.mode in ("semantic", "hybrid"):
         if query_vector is None:
             raise ValueError(f"{req.mode} search needs the query's embedding")
-        body["knn"] = {"field": EMBEDDING_FIELD, "query_vector": query_vector, "k": req.offset + req.size,
-                       "num_candidates": max(100, 2 * (req.offset + req.size)), "filter": filters}
+        # Collapsing folds several of the k nearest into one hit: ask for more of them.
+        k = min(10_000, (req.offset + req.size) * (4 if req.collapse else 1))
+        body["knn"] = {"field": EMBEDDING_FIELD, "query_vector": query_vector, "k": k,
+                       "num_candidates": max(100, 2 * k), "filter": filters}
         if req.mode == "semantic":  # the nearest articles alone; the filters apply inside knn
             del body["query"]
         body["sort"] = ["_score"]  # nearest first; search_after has no stable meaning here
@@ -125,15 +143,31 @@ def search_body(req: SearchRequest, query_vector: list[float] | None = None) -> 
     return body
 
 
+def _aggregations(collapse: bool) -> dict:
+    """Facets count articles, whether or not hits are collapsed: a facet value's count is how
+    many matching articles have it, as `total` counts articles. Collapsed, each bucket also
+    says how many distinct clusters (stories) those articles belong to, and `clusters` counts
+    them over all matching articles: the number of collapsed hits."""
+    clusters = {"clusters": {"cardinality": {"field": COLLAPSE_FIELD, "precision_threshold": CLUSTER_PRECISION}}}
+    sub = {"aggs": clusters} if collapse else {}
+    aggs = {
+        **{name: {"terms": {"field": f, "size": 10}, **sub} for name, f in FACETS.items()},
+        "over_time": {"date_histogram": {"field": "published", "calendar_interval": "month", "min_doc_count": 1}, **sub},
+    }
+    return {**aggs, **clusters} if collapse else aggs
+
+
 def similar_body(article_id: str, index: str, size: int) -> dict:
-    """More-like-this on the article's own text: works on any Elasticsearch, no vectors needed."""
+    """More-like-this on the article's own text: works on any Elasticsearch, no vectors needed.
+    Articles taken down are not suggested."""
+    like = {"more_like_this": {
+        "fields": ["title", "lead", "text"], "like": [{"_index": index, "_id": article_id}],
+        "min_term_freq": 1, "min_doc_freq": 1, "max_query_terms": 40, "min_word_length": 3,
+        # short articles share few distinctive terms; the default 30% finds almost nothing
+        "minimum_should_match": "10%",
+    }}
     return {
-        "query": {"more_like_this": {
-            "fields": ["title", "lead", "text"], "like": [{"_index": index, "_id": article_id}],
-            "min_term_freq": 1, "min_doc_freq": 1, "max_query_terms": 40, "min_word_length": 3,
-            # short articles share few distinctive terms; the default 30% finds almost nothing
-            "minimum_should_match": "10%",
-        }},
+        "query": {"bool": {"must": [like], "filter": [NOT_REMOVED]}},
         "size": size,
         "_source": HIT_FIELDS,
     }
@@ -152,9 +186,31 @@ def to_hit(hit: dict) -> dict:
         "lead": source.get("lead"),
         "topic": source.get("topic"),
         "cluster_id": source.get("cluster_id"),
+        "first_seen": source.get("first_seen"),
+        "updated_at": source.get("updated_at"),
+        "revisions": source.get("revisions"),
+        **({"removed": True, "removed_at": source.get("removed_at")} if source.get("removed") else {}),
         "score": hit.get("_score"),
         "highlight": _merged_highlight(hit.get("highlight", {})),
+        **_copies(hit),
     }
+
+
+def _copies(hit: dict) -> dict:
+    """A collapsed hit's other copies (those matching the same query): how many, and the first
+    few with their links. Nothing for a hit that was not collapsed."""
+    inner = hit.get("inner_hits", {}).get("copies", {}).get("hits")
+    if inner is None:
+        return {}
+    others = [c for c in inner.get("hits", []) if c["_id"] != hit["_id"]]
+    total = inner.get("total", {}).get("value", len(inner.get("hits", [])))
+    return {"copies": {"count": max(0, total - 1), "hits": [_copy(c) for c in others[:COPIES_SHOWN - 1]]}}
+
+
+def _copy(hit: dict) -> dict:
+    source = hit.get("_source", {})
+    return {"id": hit["_id"], "url": source.get("final_url") or source.get("url"), "title": source.get("title"),
+            "site": source.get("site"), "published": source.get("published")}
 
 
 def _merged_highlight(highlight: dict) -> dict:
@@ -166,15 +222,32 @@ def _merged_highlight(highlight: dict) -> dict:
     return merged
 
 
+def _clusters(bucket: dict) -> dict:
+    return {"clusters": bucket["clusters"]["value"]} if "clusters" in bucket else {}
+
+
 def to_facets(aggregations: dict | None) -> dict:
     aggregations = aggregations or {}
     facets = {
-        name: [{"value": b["key"], "count": b["doc_count"]} for b in aggregations.get(name, {}).get("buckets", [])]
+        name: [{"value": b["key"], "count": b["doc_count"], **_clusters(b)}
+               for b in aggregations.get(name, {}).get("buckets", [])]
         for name in FACETS
     }
-    facets["over_time"] = [{"month": b["key_as_string"][:7], "count": b["doc_count"]}
+    facets["over_time"] = [{"month": b["key_as_string"][:7], "count": b["doc_count"], **_clusters(b)}
                            for b in aggregations.get("over_time", {}).get("buckets", [])]
     return facets
+
+
+def cluster_count(aggregations: dict | None) -> int | None:
+    """Distinct clusters among the matching articles (collapsed searches only)."""
+    return (aggregations or {}).get("clusters", {}).get("value")
+
+
+def next_offset(req: SearchRequest, returned: int, groups: int | None) -> int | None:
+    """Collapsed results page by offset (search_after cannot follow a collapse on another
+    field than the sort): the offset of the next page, if there is one."""
+    following = req.offset + returned
+    return following if returned == req.size and (groups is None or following < groups) and following < 10_000 else None
 
 
 def next_cursor(hits: list[dict], size: int) -> str | None:

@@ -115,3 +115,22 @@ def test_reindex_from_raw_reruns_the_stages_and_settles_clusters_as_the_service_
     others = {rebuilt[i]["enrichment"]["cluster_id"] for i in ingested[1:]}
     assert len(others) == len(PAGES) - 1 and first["enrichment"]["cluster_id"] not in others
     client.close()
+
+
+def test_reindex_applies_takedowns_so_the_rebuilt_index_hides_what_the_live_one_hides(ingested, settings):
+    from newsflow.core.envelope import encode, make_event, utc_now
+    from newsflow.core.ids import new_trace_id
+
+    from .helpers import send_raw
+
+    gone = ingested[1]
+    url = indexed(settings, gone)["url"]
+    takedown = make_event("news.removed/1", gone, new_trace_id(), {"url": url, "status": 410, "removed_at": utc_now()}, "test")
+    send_raw(settings, "news.removed", [encode(takedown, "news.removed/1")], key=gone.encode())
+    wait_until(lambda: (indexed(settings, gone) or {}).get("removed"), 120, "the live index marks the takedown")
+    report = asyncio.run(reindex(settings, "news.enriched", show_progress=False))
+    client = es(settings)
+    rebuilt = client.get(index=report.new_index, id=gone)["_source"]
+    client.close()
+    assert rebuilt.get("removed"), "the rebuilt index shows a taken-down article again"
+    assert not indexed(settings, ingested[2]).get("removed")

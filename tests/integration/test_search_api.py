@@ -24,6 +24,11 @@ def api(services, settings, sample_site):
     ids = submit([f"{sample_site}/{page}?search=1" for page in PAGES])
     for article_id in ids:
         wait_until(lambda: indexed(settings, article_id), 120, f"article {article_id}")
+    client = es(settings)
+    try:
+        client.indices.refresh(index=settings.index_alias)  # found by id is not yet found by search
+    finally:
+        client.close()
     return f"http://127.0.0.1:{settings.search_port}", ids
 
 

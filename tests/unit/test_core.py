@@ -26,7 +26,7 @@ def test_meaningful_query_parameters_keep_articles_apart():
 def test_every_catalogue_topic_has_a_schema_file():
     catalogue = topic_catalogue()
     assert set(catalogue) == {"news.fetch.requests", "news.raw", "news.parsed", "news.enriched", "news.dlq", "news.dlq.redrive",
-                              "news.enrich.clustering"}
+                              "news.enrich.clustering", "news.removed"}
     for spec in catalogue.values():
         assert schema_file(spec.schema).exists(), spec.schema
     assert catalogue["news.raw"].retention_ms == -1, "news.raw is the replay source: kept forever"

@@ -1,7 +1,7 @@
 """The index stage's pure part: bulk actions, external versions, content hashes."""
 
 from newsflow.core.envelope import make_event
-from newsflow.index.documents import content_hash, external_version, to_action
+from newsflow.index.documents import content_hash, external_version, removal_action, to_action, with_history
 
 
 def _enriched(fetched_at="2025-06-24T10:00:00.000Z", text="Body"):
@@ -49,7 +49,13 @@ def test_missing_or_odd_enrichment_parts_leave_the_facets_out():
     event = _enriched()
     event["payload"]["enrichment"].update({"entities": None, "keywords": "not a list", "topic": None})
     source = to_action(event, "articles", "x")["_source"]
-    assert not {"entities", "keywords", "topic", "cluster_id"} & source.keys()
+    assert not {"entities", "keywords", "topic"} & source.keys()
+
+
+def test_an_article_without_a_cluster_is_a_cluster_of_its_own():
+    event = _enriched()
+    event["payload"]["enrichment"].pop("cluster_id", None)
+    assert to_action(event, "articles", "x")["_source"]["cluster_id"] == event["id"]
 
 
 def test_embedding_noise_and_timings_are_not_a_content_change():
@@ -57,3 +63,29 @@ def test_embedding_noise_and_timings_are_not_a_content_change():
     a["payload"]["enrichment"].update(embedding=[0.1] * 384, timings={"entities": 0.31})
     b["payload"]["enrichment"].update(embedding=[0.1000001] * 384, timings={"entities": 0.29})
     assert to_action(a, "articles", "x")["_source"]["content_hash"] == to_action(b, "articles", "y")["_source"]["content_hash"]
+
+
+def test_history_keeps_first_seen_and_counts_revisions_of_newer_fetches_only():
+    source = {"fetched_at": "2025-06-25T00:00:00Z", "text": "b"}
+    assert with_history(source, 2, None, None) | {} == {**source, "first_seen": source["fetched_at"],
+                                                        "updated_at": source["fetched_at"], "revisions": 1}
+    stored = {"first_seen": "2025-06-24T00:00:00Z", "updated_at": "2025-06-24T00:00:00Z", "revisions": 1}
+    newer = with_history(source, 2, stored, 1)
+    assert (newer["first_seen"], newer["updated_at"], newer["revisions"]) == ("2025-06-24T00:00:00Z", source["fetched_at"], 2)
+    reprocessed = with_history(source, 2, {**stored, "revisions": 2, "updated_at": "2025-06-25T00:00:00Z"}, 2)
+    assert (reprocessed["revisions"], reprocessed["updated_at"]) == (2, "2025-06-25T00:00:00Z")
+    legacy = with_history(source, 2, {"fetched_at": "2025-06-20T00:00:00Z"}, 1)  # indexed before history existed
+    assert (legacy["first_seen"], legacy["revisions"]) == ("2025-06-20T00:00:00Z", 2)
+    assert content_hash({"a": 1, "revisions": 3, "first_seen": "x"}) == content_hash({"a": 1})
+
+
+def test_a_removal_is_versioned_by_the_takedown_and_yields_to_a_newer_fetch():
+    removed = {"id": "a" * 32, "trace_id": "t", "payload": {"url": "https://x.org/a", "status": 410,
+                                                             "removed_at": "2025-06-25T00:00:00Z"}}
+    stored = {"id": "a" * 32, "title": "T", "revisions": 2}
+    action = removal_action(removed, "articles", stored, external_version("2025-06-24T00:00:00Z"))
+    assert action["version"] == external_version("2025-06-25T00:00:00Z") and action["version_type"] == "external_gte"
+    assert action["_source"] == {**stored, "removed": True, "removed_at": "2025-06-25T00:00:00Z", "removed_status": 410}
+    bare = removal_action(removed, "articles", None, None)  # not indexed (yet): a tombstone keeps replays out
+    assert bare["_source"]["removed"] and bare["_source"]["url"] == "https://x.org/a"
+    assert removal_action(removed, "articles", stored, external_version("2025-06-26T00:00:00Z")) is None

@@ -1,0 +1,178 @@
+"""The dashboard against the real pipeline: articles over time and top entities answered from
+Elasticsearch and checked against it; events/s scraped from the stages' /metrics, consumer lag
+from Kafka and dead letters read from news.dlq; the page itself in headless Chromium.
+
+The dashboard's search API is a process of its own here, scraping every second, with one
+extra parse "instance" whose metrics URL nobody answers: it must show as down, not break."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import date, datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from newsflow.stages import WEB_PORT_OFFSETS as STAGE_WEB_PORT_OFFSETS
+
+from .conftest import REPO, _ok, free_port, wait_until
+from .helpers import es, indexed, submit
+
+pytestmark = pytest.mark.integration
+
+PAGES = ("mark-zuckerbergs-seltsame-aktionen.html", "berlin-tram-extension.html", "river-cleanup-volunteers.html",
+         "chip-startup-funding.html", "stadtfest-programm.html")
+SCREENSHOT = REPO / ".var" / "screenshots" / "dashboard.png"
+
+
+@pytest.fixture(scope="module")
+def dashboard(services, test_env, settings, sample_site):
+    port, nobody = free_port(), free_port()
+    base_port = int(test_env["NEWSFLOW_WEB_PORT_BASE"])
+    urls = [f"{stage}=http://127.0.0.1:{base_port + offset}/metrics" for stage, offset in STAGE_WEB_PORT_OFFSETS.items()]
+    env = {**test_env, "NEWSFLOW_SEARCH_PORT": str(port), "NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL": "1",
+           "NEWSFLOW_DASHBOARD_RATE_WINDOW": "300",
+           "NEWSFLOW_STAGE_METRICS_URLS": ",".join([*urls, f"parse=http://127.0.0.1:{nobody}/metrics"])}
+    log = open(REPO / ".var" / "logs" / f"test-dashboard-{port}.log", "ab")
+    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", "search"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _ok(f"{base}/health"), 60, "the dashboard's search API")
+        assert httpx.get(f"{base}/stats/pipeline", timeout=60).status_code == 200  # starts the monitor
+        # Flow starts after the first scrape, so every stage's events/s must rise above zero.
+        ids = submit([f"{sample_site}/{page}?dashboard=1" for page in PAGES] + [f"{sample_site}/no-such-page.html?dashboard=1"])
+        for article_id in ids[:-1]:
+            wait_until(lambda i=article_id: indexed(settings, i), 180, f"article {article_id}")
+        client = es(settings)
+        try:
+            client.indices.refresh(index=settings.index_alias)
+        finally:
+            client.close()
+        yield base, ids
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
+
+
+def get(url, **params):
+    response = httpx.get(url, params=params, timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def es_count(settings, query: dict) -> int:
+    client = es(settings)
+    try:
+        return client.count(index=settings.index_alias, query=query)["count"]
+    finally:
+        client.close()
+
+
+def test_articles_over_time_add_up_to_the_index(dashboard, settings):
+    base, _ = dashboard
+    dated = {"bool": {"filter": [{"range": {"published": {"lte": datetime.now(timezone.utc).isoformat()}}}],
+                      "must_not": [{"term": {"removed": True}}]}}
+
+    def settled():  # stragglers of other tests may land between the two reads
+        data = get(f"{base}/stats/articles")
+        return data if sum(data["total"]) == es_count(settings, dated) else None
+
+    data = wait_until(settled, 60, "the chart to count every dated article")
+    assert data["interval"] in ("day", "week", "month", "year") and len(data["dates"]) == len(data["total"])
+    assert sum(data["total"]) >= len(PAGES)
+    for name in ("site", "language"):  # every article has one site and one language
+        per_date = [sum(s["counts"][i] for s in data["by"][name]) for i in range(len(data["dates"]))]
+        assert per_date == data["total"], name
+    assert {"de", "en"} <= {s["key"] for s in data["by"]["language"]}
+    assert data["by"]["topic"], "the sample pages have topics"
+
+
+def test_top_entities_this_week_against_last_week_match_the_index(dashboard, settings):
+    base, ids = dashboard
+    zuckerberg = indexed(settings, ids[0])
+    until = date.fromisoformat(zuckerberg["published"][:10])
+
+    def mismatches():
+        data = get(f"{base}/stats/entities", until=until.isoformat())
+        wrong = []
+        for kind, field in (("persons", "entities.persons"), ("organizations", "entities.organizations"),
+                            ("locations", "entities.locations")):
+            for row in data[kind]:
+                for week in ("this_week", "last_week"):
+                    start, end = data[week]
+                    expected = es_count(settings, {"bool": {"filter": [
+                        {"term": {field: row["name"]}},
+                        {"range": {"published": {"gte": start, "lte": f"{end}T23:59:59.999Z"}}}],
+                        "must_not": [{"term": {"removed": True}}]}})
+                    if row[week] != expected:
+                        wrong.append((kind, row, week, expected))
+        return data, wrong
+
+    wait_until(lambda: not mismatches()[1], 60, "counts equal to the index's")
+    data, wrong = mismatches()
+    assert not wrong
+    assert data["this_week"] == [(until - timedelta(days=6)).isoformat(), until.isoformat()]
+    assert "Mark Zuckerberg" in {row["name"] for row in data["persons"]}
+    a_week_later = get(f"{base}/stats/entities", until=(until + timedelta(days=7)).isoformat())
+    assert "Mark Zuckerberg" not in {row["name"] for row in a_week_later["persons"]}  # only last week now
+    assert get(f"{base}/stats/entities", until="2001-01-01")["persons"] == []
+    default = get(f"{base}/stats/entities")  # the week of the newest article, not an empty one
+    assert default["persons"] and date.fromisoformat(default["this_week"][1]) <= datetime.now(timezone.utc).date()
+
+
+def test_pipeline_health_shows_rates_lag_and_dead_letters(dashboard):
+    base, _ = dashboard
+
+    def flowed():
+        data = get(f"{base}/stats/pipeline")
+        rates = {s["stage"]: (s["events_per_s"] or {}).get("in", 0) for s in data["stages"]}
+        reasons = {r["reason"] for r in data["dead_letters"]["by_reason"]}
+        return data if all(rates[stage] > 0 for stage in STAGE_WEB_PORT_OFFSETS) and "fetch: FetchFailed" in reasons else None
+
+    data = wait_until(flowed, 180, "events/s in every stage and the 404's dead letter")
+    stages = {s["stage"]: s for s in data["stages"]}
+    assert set(stages) == set(STAGE_WEB_PORT_OFFSETS)
+    parse = stages["parse"]["instances"]
+    assert sorted(i["up"] for i in parse) == [False, True] and any(i["error"] for i in parse)
+    assert any(point["in"] > 0 for point in stages["index"]["over_time"])
+    assert data["kafka_error"] is None and {row["stage"] for s in data["stages"] for row in s["inputs"]} == set(stages)
+    over_time = data["dead_letters"]["over_time"]
+    assert sum(sum(b["counts"].values()) for b in over_time) == data["dead_letters"]["total"] >= 1
+    # consumer lag comes from the groups' committed offsets: once the stages are done, none lags
+    wait_until(lambda: all(s["lag"] == 0 for s in get(f"{base}/stats/pipeline")["stages"]), 120, "no consumer lag")
+
+
+def test_dashboard_page_in_chromium(dashboard):
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert os.path.exists(chromium), "Debian's chromium is installed by `make browser` (part of `make test`)"
+    base, _ = dashboard
+    wait_until(lambda: get(f"{base}/stats/pipeline")["dead_letters"]["total"] >= 1, 120, "a dead letter to show")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/dashboard")
+            for chart in ("site", "language", "topic"):
+                page.wait_for_selector(f"#articles-{chart} rect")
+            page.wait_for_selector("#entities-persons td")
+            assert page.locator("#entities-persons td").count() >= 4  # a row: name, this week, last week, change
+            page.wait_for_selector("#stages tr[data-stage=index] td.lag")
+            assert page.locator("#stages tbody tr").count() == 4
+            assert page.locator("#stages tr[data-stage=index] td.lag").inner_text().isdigit()
+            page.wait_for_selector("#dlq-chart rect")
+            assert "fetch: FetchFailed" in page.locator("#dlq-reasons").inner_text()
+            assert "1/2 up" in page.locator("#stages tr[data-stage=parse]").inner_text()
+            assert all(not t.strip() for t in page.locator(".err").all_inner_texts())
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+    assert SCREENSHOT.stat().st_size > 10_000
