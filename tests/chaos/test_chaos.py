@@ -168,6 +168,15 @@ def _in_flight(settings: Settings, stage: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+def _dependency_waits(log_dir: Path) -> int:
+    """Times the enrich service put an article off because the NER server was down (its log is
+    appended to across restarts)."""
+    try:
+        return (log_dir / "enrich.log").read_bytes().count(b'"dependency unavailable: waiting')
+    except FileNotFoundError:
+        return 0
+
+
 def _documents_written(log_dir: Path) -> int:
     """Documents the index stage wrote, summed over every run of it (its log is appended to)."""
     total = 0
@@ -196,8 +205,9 @@ class Chaos:
     """Kills each stage KILLS_EACH times at random moments, restarts the broker once and cuts
     Elasticsearch for 30 s, all while the pipeline runs; records what it did and when."""
 
-    def __init__(self, services: Services, proxy: TcpProxy, settings: Settings, seed: int):
+    def __init__(self, services: Services, proxy: TcpProxy, settings: Settings, log_dir: Path, seed: int):
         self.services, self.proxy, self.settings, self.rng = services, proxy, settings, random.Random(seed)
+        self.log_dir, self.ner_waits_seen = log_dir, 0
         self.kills, self.log, self.t0 = Counter(), [], time.monotonic()
         self.hits_in_flight = Counter()  # kills that hit the stage with messages in flight
 
@@ -221,15 +231,23 @@ class Chaos:
         self.note("kafka up")
 
     def ner_restarts(self) -> None:
-        """The NER server SIGKILLed NER_KILLS times, each time started again once it is gone."""
+        """The NER server SIGKILLed NER_KILLS times while enrich has articles in flight, and
+        started again only once enrich has felt it (waited for it: its log says so)."""
         for n in range(NER_KILLS):
             if n:
                 time.sleep(self.rng.uniform(3, 8))
-            self.note(f"NER server SIGKILL ({n + 1})")
+            deadline = time.monotonic() + 120
+            while _in_flight(self.settings, "enrich") <= 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            waits_before = _dependency_waits(self.log_dir)
             corenlp_kill()
-            time.sleep(self.rng.uniform(1, 3))
-            corenlp("up")
-            self.note("NER server up")
+            self.note(f"NER server SIGKILL ({n + 1})")
+            try:
+                wait_until(lambda: _dependency_waits(self.log_dir) > waits_before, 120, "enrich waiting for the NER server")
+                self.ner_waits_seen += 1
+            finally:
+                corenlp("up")
+                self.note("NER server up")
 
     def run(self) -> None:
         victims = [s for s in STAGES for _ in range(KILLS_EACH)]
@@ -279,7 +297,7 @@ def test_nothing_lost_duplicated_or_stuck_under_chaos(chaos_env):
             kills_over = threading.Event()
             submitter = threading.Thread(target=lambda: asyncio.run(_submit(settings, urls, pace_s, kills_over)), daemon=True)
             submitter.start()
-            chaos = Chaos(services, proxy, settings, seed=int(time.time()))
+            chaos = Chaos(services, proxy, settings, log_dir, seed=int(time.time()))
             chaos.run()
             kills_over.set()
             submitter.join()
@@ -311,6 +329,7 @@ def test_nothing_lost_duplicated_or_stuck_under_chaos(chaos_env):
     letter_ids = Counter(e["id"] for e in letters)
     assert letter_ids == Counter(article_id(u) for u in failing), {e["payload"]["reason"][:80] for e in letters}
     assert all(chaos.hits_in_flight[s] == chaos.kills[s] for s in STAGES), f"kills with nothing in flight: {chaos.log}"
+    assert chaos.ner_waits_seen == NER_KILLS
     written = _documents_written(log_dir)
     reasons = Counter(e["payload"]["error"] for e in letters)
     summary = {"articles_in": ARTICLES, "documents_out": len(ids), "documents_written": written,
@@ -318,6 +337,7 @@ def test_nothing_lost_duplicated_or_stuck_under_chaos(chaos_env):
                "dead_letters": len(letters), "dead_letter_pages": len(letter_ids), "built_to_fail": len(failing),
                "dead_letter_errors": dict(reasons), "kills": dict(chaos.kills),
                "kills_with_messages_in_flight": dict(chaos.hits_in_flight), "ner_kills": NER_KILLS,
+               "ner_outages_felt_by_enrich": chaos.ner_waits_seen, "enrich_waits_for_ner": _dependency_waits(log_dir),
                "lags": lags, "seconds": round(took, 1)}
     print("\nchaos:", orjson.dumps(summary).decode())
     (REPO / ".var" / "chaos-last.json").write_bytes(orjson.dumps({**summary, "timeline": chaos.log}, option=orjson.OPT_INDENT_2))
