@@ -14,6 +14,7 @@ from . import commits, redelivery
 from .backoff import backoff_delay
 from .kafka import group_id
 from .logs import configure_logging, get_logger, logging_config
+from .security import faust_app_options
 from .settings import Settings, get_settings
 from .topics import ensure_compacted_topic, ensure_topics
 
@@ -36,8 +37,7 @@ def create_app(service: str, settings: Settings | None = None) -> faust.App:
         web_host="127.0.0.1",
         web_port=settings.web_port_base + WEB_PORT_OFFSETS[service],
         web_in_thread=False,
-        topic_replication_factor=1,
-        topic_partitions=6,
+        **faust_app_options(settings),  # replication factor, partitions, broker credentials
         topic_disable_leader=True,
         # Offsets are committed only for events the agent has finished with (acked), and an
         # agent finishes an event only after its output is acknowledged: at-least-once.
