@@ -11,7 +11,16 @@
 #
 # Settings (environment): NEWSFLOW_VAR (data and logs, default <repo>/.var),
 # NEWSFLOW_CACHE (downloaded artifacts), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
-# ES_PORT (9200), KAFKA_HEAP (512m), ES_HEAP (1g), ES_JAVA_HOME.
+# ES_PORT (9200), KAFKA_HEAP (512m), ES_HEAP (1g), ES_JAVA_HOME, ES_START_WAIT (seconds, 90).
+#
+# ES_SECURITY=1 starts Elasticsearch with its security on: TLS on HTTP with a certificate from
+# a local CA (made with elasticsearch-certutil into $NEWSFLOW_VAR/elasticsearch/config/certs,
+# the CA in ca/ca.crt there), the `elastic` user's password from ELASTIC_PASSWORD (generated
+# when unset) in $NEWSFLOW_VAR/elasticsearch/elastic.password, and the services' own user
+# `newsflow` (role `newsflow`, file realm) with its password in .../newsflow.password. (API keys
+# live in the security index, which this distribution cannot create: it lacks the
+# analysis-common module its mapping uses. A full distribution or a cluster has them.)
+# Use it with its own NEWSFLOW_VAR and ES_PORT (tests/integration/test_es_security.py does).
 set -euo pipefail
 
 INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,6 +35,8 @@ ES_PORT="${ES_PORT:-9200}"
 KAFKA_HEAP="${KAFKA_HEAP:-512m}"
 ES_HEAP="${ES_HEAP:-1g}"
 ES_USER="${ES_USER:-newsflow}"
+ES_SECURITY="${ES_SECURITY:-0}"
+ES_START_WAIT="${ES_START_WAIT:-90}"
 
 # Elasticsearch refuses to run as root, so as root it runs as an unprivileged user, and its
 # files must be readable by that user: /root is not, hence a system-wide cache for root.
@@ -181,6 +192,55 @@ as_es_user() {
   if [ "$(id -u)" = 0 ]; then runuser -u "$ES_USER" -- "$@"; else "$@"; fi
 }
 
+# GET on the local node, over TLS with the elastic user when its security is on.
+es_curl() {
+  if [ -f "$ES_VAR/elastic.password" ]; then
+    curl -fsS --cacert "$ES_VAR/config/certs/ca/ca.crt" -u "elastic:$(cat "$ES_VAR/elastic.password")" "https://127.0.0.1:$ES_PORT$1"
+  else
+    curl -fsS "http://127.0.0.1:$ES_PORT$1"
+  fi
+}
+
+# Security on: a CA and an HTTP certificate for 127.0.0.1/localhost (elasticsearch-certutil,
+# PEM), TLS on HTTP, and the elastic user's bootstrap password in the node's keystore. On one
+# node (discovery.type single-node) the transport layer needs no TLS.
+es_secure_config() {
+  local conf="$ES_VAR/config" certs="$ES_VAR/config/certs" tool
+  tool() { env ES_JAVA_HOME="$(es_java_home)" ES_PATH_CONF="$conf" "$ES_HOME/bin/$1" "${@:2}"; }
+  if [ ! -f "$certs/http/http.crt" ]; then
+    rm -rf "$certs"; mkdir -p "$certs"
+    tool elasticsearch-certutil ca --silent --pem --out "$certs/ca.zip" >/dev/null
+    (cd "$certs" && python3 -m zipfile -e ca.zip .)
+    tool elasticsearch-certutil cert --silent --pem --name http --ip 127.0.0.1 --dns localhost \
+        --ca-cert "$certs/ca/ca.crt" --ca-key "$certs/ca/ca.key" --out "$certs/http.zip" >/dev/null
+    (cd "$certs" && python3 -m zipfile -e http.zip .)
+    rm -f "$certs"/*.zip
+  fi
+  [ -f "$ES_VAR/elastic.password" ] || (umask 077; echo "${ELASTIC_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')}" > "$ES_VAR/elastic.password")
+  rm -f "$conf/elasticsearch.keystore"
+  tool elasticsearch-keystore create >/dev/null
+  tool elasticsearch-keystore add --stdin --force bootstrap.password < "$ES_VAR/elastic.password" >/dev/null
+  # The services' own user (file realm): what they need and no more (README "Running on a cluster").
+  [ -f "$ES_VAR/newsflow.password" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$ES_VAR/newsflow.password")
+  cat >> "$conf/roles.yml" <<'ROLES'
+newsflow:
+  cluster: ["monitor", "manage_index_templates"]
+  indices:
+    - names: ["articles*", "*-articles*"]
+      privileges: ["create_index", "manage", "read", "write", "view_index_metadata"]
+ROLES
+  tool elasticsearch-users useradd newsflow -p "$(cat "$ES_VAR/newsflow.password")" -r newsflow >/dev/null
+  sed -i 's/^xpack.security.enabled: false$/xpack.security.enabled: true/' "$conf/elasticsearch.yml"
+  {
+    echo "xpack.security.http.ssl.enabled: true"
+    echo "xpack.security.http.ssl.key: certs/http/http.key"
+    echo "xpack.security.http.ssl.certificate: certs/http/http.crt"
+    echo "xpack.security.http.ssl.certificate_authorities: certs/ca/ca.crt"
+    echo "xpack.security.authc.api_key.enabled: true"
+  } >> "$conf/elasticsearch.yml"
+  if [ "$(id -u)" = 0 ]; then chown -R "$ES_USER" "$conf"; fi
+}
+
 es_up() {
   need_java
   local pidf="$ES_VAR/es.pid"
@@ -207,6 +267,7 @@ es_up() {
     echo "path.data: $ES_VAR/data"
     echo "path.logs: $ES_VAR/logs"
   } >> "$ES_VAR/config/elasticsearch.yml"
+  if [ "$ES_SECURITY" = 1 ]; then es_secure_config; fi
   if [ "$(id -u)" = 0 ]; then
     id -u "$ES_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$ES_USER" \
       || die "cannot create the unprivileged user $ES_USER that Elasticsearch must run as"
@@ -214,20 +275,20 @@ es_up() {
     # The user must be able to reach its folders through every parent directory.
     local d="$ES_VAR"; while [ "$d" != / ]; do d=$(dirname "$d"); chmod o+x "$d" 2>/dev/null || true; done
   fi
-  say "starting Elasticsearch $ELASTICSEARCH_VERSION on http://127.0.0.1:$ES_PORT (logs: $ES_VAR/logs)"
+  say "starting Elasticsearch $ELASTICSEARCH_VERSION on http$([ "$ES_SECURITY" = 1 ] && echo s)://127.0.0.1:$ES_PORT (logs: $ES_VAR/logs)"
   as_es_user env ES_JAVA_HOME="$(es_java_home)" ES_PATH_CONF="$ES_VAR/config" ES_TMPDIR="$ES_VAR/tmp" \
       ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP ${ES_JAVA_OPTS:-}" \
       "$ES_HOME/bin/elasticsearch" -d -p "$pidf" >"$ES_VAR/logs/stdout.log" 2>&1 \
     || { tail -n 30 "$ES_VAR/logs/stdout.log" >&2; die "elasticsearch failed to start"; }
   # No GET / in this distribution's recent versions: cluster health is the readiness check.
-  for _ in $(seq 1 180); do
-    if curl -fsS "http://127.0.0.1:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; then
+  for _ in $(seq 1 $((ES_START_WAIT * 2))); do
+    if es_curl "/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; then
       cp "$ES_HOME/.$PLUGIN_NAME" "$ES_VAR/plugin.loaded"
       say "elasticsearch up"; return 0
     fi
     sleep 0.5
   done
-  die "elasticsearch did not become healthy within 90 s: see $ES_VAR/logs/"
+  die "elasticsearch did not become healthy within $ES_START_WAIT s: see $ES_VAR/logs/"
 }
 
 # ---------------------------------------------------------------- common
@@ -246,7 +307,7 @@ status() {
   if pid_alive "$KAFKA_VAR/kafka.pid"; then echo "kafka          running  pid $(cat "$KAFKA_VAR/kafka.pid")  127.0.0.1:$KAFKA_PORT"
   else echo "kafka          stopped"; fi
   if pid_alive "$ES_VAR/es.pid"; then
-    local health; health=$(curl -fsS "http://127.0.0.1:$ES_PORT/_cluster/health" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo "not answering")
+    local health; health=$(es_curl "/_cluster/health" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo "not answering")
     echo "elasticsearch  running  pid $(cat "$ES_VAR/es.pid")  http://127.0.0.1:$ES_PORT  ($health)"
   else echo "elasticsearch  stopped"; fi
 }
