@@ -24,7 +24,7 @@ log = get_logger("newsflow.es")
 
 def es_client(settings: Settings, **options) -> AsyncElasticsearch:
     # orjson: bulk bodies (and embeddings in them) serialise several times faster than with json.
-    return AsyncElasticsearch(settings.elasticsearch_url, request_timeout=30, retry_on_timeout=True, max_retries=3,
+    return AsyncElasticsearch(settings.elasticsearch_hosts, request_timeout=30, retry_on_timeout=True, max_retries=3,
                               serializer=OrjsonSerializer(), **{**es_connection_options(settings), **options})
 
 

@@ -139,6 +139,12 @@ class Settings:
         return self.kafka_partitions if self.kafka_partitions and catalogue_partitions > 1 else catalogue_partitions
 
     @property
+    def elasticsearch_hosts(self) -> list[str]:
+        """The nodes of NEWSFLOW_ELASTICSEARCH (comma-separated on a cluster): the client spreads
+        requests over them and skips a node that is down."""
+        return list(_csv(self.elasticsearch_url))
+
+    @property
     def default_partitions(self) -> int:
         """faust's partitions for topics it makes itself."""
         return self.kafka_partitions or 6

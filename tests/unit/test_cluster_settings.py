@@ -115,3 +115,19 @@ def test_kafka_clients_and_faust_get_the_same_connection(env, protocol):
         for key in ("sasl_mechanism", "sasl_plain_username", "sasl_plain_password"):
             assert ours[key] == fausts[key]
         assert ours["sasl_mechanism"] == "SCRAM-SHA-512"
+
+
+def test_several_elasticsearch_nodes_are_all_given_to_the_client(env):
+    from newsflow.core.es import es_client
+
+    env.setenv("NEWSFLOW_ELASTICSEARCH", "http://127.0.0.1:9200, http://127.0.0.1:9201")
+    s = Settings()
+    assert s.elasticsearch_hosts == ["http://127.0.0.1:9200", "http://127.0.0.1:9201"]
+    client = es_client(s)
+    try:
+        ports = sorted(node.config.port for node in client.transport.node_pool.all())
+    finally:
+        import asyncio
+
+        asyncio.run(client.close())
+    assert ports == [9200, 9201]
