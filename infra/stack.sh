@@ -13,6 +13,9 @@
 # NEWSFLOW_CACHE (downloaded artifacts), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 # ES_PORT (9200), KAFKA_HEAP (512m), ES_HEAP (1g), ES_JAVA_HOME, ES_START_WAIT (seconds, 90).
 #
+# KAFKA_SASL=1 starts Kafka with SASL/SCRAM-SHA-512 on its client port (user `newsflow`, password
+# from KAFKA_SASL_PASSWORD or generated, in $NEWSFLOW_VAR/kafka/newsflow.password).
+#
 # ES_SECURITY=1 starts Elasticsearch with its security on: TLS on HTTP with a certificate from
 # a local CA (made with elasticsearch-certutil into $NEWSFLOW_VAR/elasticsearch/config/certs,
 # the CA in ca/ca.crt there), the `elastic` user's password from ELASTIC_PASSWORD (generated
@@ -36,6 +39,7 @@ KAFKA_HEAP="${KAFKA_HEAP:-512m}"
 ES_HEAP="${ES_HEAP:-1g}"
 ES_USER="${ES_USER:-newsflow}"
 ES_SECURITY="${ES_SECURITY:-0}"
+KAFKA_SASL="${KAFKA_SASL:-0}"
 ES_START_WAIT="${ES_START_WAIT:-90}"
 
 # Elasticsearch refuses to run as root, so as root it runs as an unprivileged user, and its
@@ -147,6 +151,23 @@ install_es_plugin() {
 
 # ---------------------------------------------------------------- Kafka
 
+# SASL/SCRAM on: clients (and the broker itself) authenticate as `newsflow` with SCRAM-SHA-512
+# on the client port; the user is created when the storage is formatted. The password is
+# KAFKA_SASL_PASSWORD (generated when unset), kept in $NEWSFLOW_VAR/kafka/newsflow.password.
+kafka_sasl_config() {
+  local props="$KAFKA_VAR/server.properties" pw
+  [ -f "$KAFKA_VAR/newsflow.password" ] || (umask 077; echo "${KAFKA_SASL_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')}" > "$KAFKA_VAR/newsflow.password")
+  pw=$(cat "$KAFKA_VAR/newsflow.password"); chmod 600 "$props"
+  sed -i -e "s#PLAINTEXT://127.0.0.1:$KAFKA_PORT#SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT#g" \
+         -e 's#^listener.security.protocol.map=.*#listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT#' \
+         -e 's#^inter.broker.listener.name=.*#inter.broker.listener.name=SASL_PLAINTEXT#' "$props"
+  {
+    echo "sasl.enabled.mechanisms=SCRAM-SHA-512"
+    echo "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512"
+    echo "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"newsflow\" password=\"$pw\";"
+  } >> "$props"
+}
+
 kafka_up() {
   need_java
   local pidf="$KAFKA_VAR/kafka.pid"
@@ -157,13 +178,14 @@ kafka_up() {
   mkdir -p "$KAFKA_VAR/data" "$KAFKA_VAR/logs"
   sed -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
       -e "s#@DATA@#$KAFKA_VAR/data#g" "$INFRA_DIR/kafka/server.properties" > "$KAFKA_VAR/server.properties"
-  local cp="$KAFKA_LIBS/*"
+  local cp="$KAFKA_LIBS/*" scram=()
+  if [ "$KAFKA_SASL" = 1 ]; then kafka_sasl_config; scram=(--add-scram "SCRAM-SHA-512=[name=newsflow,password=$(cat "$KAFKA_VAR/newsflow.password")]"); fi
   if [ ! -f "$KAFKA_VAR/data/meta.properties" ]; then
     say "formatting Kafka storage in $KAFKA_VAR/data"
     java -cp "$cp" -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" -Dkafka.logs.dir="$KAFKA_VAR/logs" \
       kafka.tools.StorageTool format --ignore-formatted --standalone \
       -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)" \
-      -c "$KAFKA_VAR/server.properties" >"$KAFKA_VAR/logs/format.log" 2>&1 \
+      -c "$KAFKA_VAR/server.properties" "${scram[@]}" >"$KAFKA_VAR/logs/format.log" 2>&1 \
       || die "formatting Kafka storage failed: see $KAFKA_VAR/logs/format.log"
   fi
   say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (logs: $KAFKA_VAR/logs)"
