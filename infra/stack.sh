@@ -8,6 +8,9 @@
 #   infra/stack.sh down [kafka|es]  stop (idempotent)
 #   infra/stack.sh status           one line per server
 #   infra/stack.sh plugin           build the newsflow-analysis plugin zip (cached) and print its path
+#   infra/stack.sh cluster-up|cluster-down|cluster-status
+#                                   three Kafka brokers and two Elasticsearch nodes on loopback
+#                                   (make cluster-up; see "a local cluster" below)
 #
 # Settings (environment): NEWSFLOW_VAR (data and logs, default <repo>/.var),
 # NEWSFLOW_CACHE (downloaded artifacts), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
@@ -168,6 +171,16 @@ kafka_sasl_config() {
   } >> "$props"
 }
 
+# One broker (and controller) of a cluster: node id, the static voters, every internal topic
+# replicated three times with two in sync.
+kafka_cluster_config() {
+  sed -i -e "s#^node.id=.*#node.id=$KAFKA_NODE_ID#" \
+         -e "s#^controller.quorum.bootstrap.servers=.*#controller.quorum.voters=$KAFKA_VOTERS#" \
+         -e 's#^\(offsets.topic.replication.factor\|transaction.state.log.replication.factor\|share.coordinator.state.topic.replication.factor\)=.*#\1=3#' \
+         -e 's#^\(transaction.state.log.min.isr\|share.coordinator.state.topic.min.isr\)=.*#\1=2#' "$KAFKA_VAR/server.properties"
+  { echo "default.replication.factor=3"; echo "min.insync.replicas=2"; } >> "$KAFKA_VAR/server.properties"
+}
+
 kafka_up() {
   need_java
   local pidf="$KAFKA_VAR/kafka.pid"
@@ -180,11 +193,13 @@ kafka_up() {
       -e "s#@DATA@#$KAFKA_VAR/data#g" "$INFRA_DIR/kafka/server.properties" > "$KAFKA_VAR/server.properties"
   local cp="$KAFKA_LIBS/*" scram=()
   if [ "$KAFKA_SASL" = 1 ]; then kafka_sasl_config; scram=(--add-scram "SCRAM-SHA-512=[name=newsflow,password=$(cat "$KAFKA_VAR/newsflow.password")]"); fi
+  local quorum=(--standalone) cluster_id=""
+  if [ -n "${KAFKA_VOTERS:-}" ]; then kafka_cluster_config; quorum=(); cluster_id="$KAFKA_CLUSTER_ID"; fi
   if [ ! -f "$KAFKA_VAR/data/meta.properties" ]; then
     say "formatting Kafka storage in $KAFKA_VAR/data"
     java -cp "$cp" -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" -Dkafka.logs.dir="$KAFKA_VAR/logs" \
-      kafka.tools.StorageTool format --ignore-formatted --standalone \
-      -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)" \
+      kafka.tools.StorageTool format --ignore-formatted "${quorum[@]}" \
+      -t "${cluster_id:-$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)}" \
       -c "$KAFKA_VAR/server.properties" "${scram[@]}" >"$KAFKA_VAR/logs/format.log" 2>&1 \
       || die "formatting Kafka storage failed: see $KAFKA_VAR/logs/format.log"
   fi
@@ -193,6 +208,7 @@ kafka_up() {
     -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" -Dkafka.logs.dir="$KAFKA_VAR/logs" \
     -cp "$cp" kafka.Kafka "$KAFKA_VAR/server.properties" >"$KAFKA_VAR/logs/stdout.log" 2>&1 &
   echo $! > "$pidf"
+  [ "${KAFKA_WAIT:-1}" = 1 ] || return 0   # a cluster's brokers are waited for together
   for _ in $(seq 1 120); do
     if grep -q "Kafka Server started" "$KAFKA_VAR/logs/server.log" 2>/dev/null && port_busy "$KAFKA_PORT"; then
       say "kafka up"; return 0
@@ -290,6 +306,10 @@ es_up() {
     echo "path.logs: $ES_VAR/logs"
   } >> "$ES_VAR/config/elasticsearch.yml"
   if [ "$ES_SECURITY" = 1 ]; then es_secure_config; fi
+  if [ -n "${ES_SEED_HOSTS:-}" ]; then
+    sed -i -e "s/^node.name: .*/node.name: $ES_NODE_NAME/" -e '/^discovery.type: single-node$/d' "$ES_VAR/config/elasticsearch.yml"
+    { echo "discovery.seed_hosts: [$ES_SEED_HOSTS]"; echo "cluster.initial_master_nodes: [$ES_INITIAL_MASTER]"; } >> "$ES_VAR/config/elasticsearch.yml"
+  fi
   if [ "$(id -u)" = 0 ]; then
     id -u "$ES_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$ES_USER" \
       || die "cannot create the unprivileged user $ES_USER that Elasticsearch must run as"
@@ -311,6 +331,81 @@ es_up() {
     sleep 0.5
   done
   die "elasticsearch did not become healthy within $ES_START_WAIT s: see $ES_VAR/logs/"
+}
+
+# ---------------------------------------------------------------- a local cluster
+
+# Three Kafka brokers (KRaft, each also a controller) and two Elasticsearch nodes on loopback,
+# under $NEWSFLOW_VAR/cluster, on ports from CLUSTER_KAFKA_PORT (19092: brokers +0, +2, +4,
+# their controllers one above) and CLUSTER_ES_PORT (19200: nodes +0, +1, transport +100),
+# below the range of ephemeral ports, where a client connection could take a port first.
+CLUSTER_VAR="$NEWSFLOW_VAR/cluster"
+CLUSTER_KAFKA_PORT="${CLUSTER_KAFKA_PORT:-19092}"
+CLUSTER_ES_PORT="${CLUSTER_ES_PORT:-19200}"
+
+cluster_broker() {  # i command...: run with broker i's variables
+  local i="$1"; shift
+  KAFKA_VAR="$CLUSTER_VAR/kafka-$i" KAFKA_PORT=$((CLUSTER_KAFKA_PORT + 2 * (i - 1))) \
+    KAFKA_CONTROLLER_PORT=$((CLUSTER_KAFKA_PORT + 2 * (i - 1) + 1)) KAFKA_NODE_ID="$i" "$@"
+}
+
+cluster_es() {  # i command...: run with Elasticsearch node i's variables
+  local i="$1"; shift
+  ES_VAR="$CLUSTER_VAR/es-$i" ES_PORT=$((CLUSTER_ES_PORT + i - 1)) ES_NODE_NAME="newsflow-c$i" "$@"
+}
+
+cluster_up() {
+  need_java; fetch_kafka
+  mkdir -p "$CLUSTER_VAR"
+  [ -f "$CLUSTER_VAR/cluster.id" ] || java -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1 > "$CLUSTER_VAR/cluster.id"
+  local voters="" i
+  for i in 1 2 3; do voters="${voters:+$voters,}$i@127.0.0.1:$((CLUSTER_KAFKA_PORT + 2 * (i - 1) + 1))"; done
+  for i in 1 2 3; do
+    KAFKA_VOTERS="$voters" KAFKA_CLUSTER_ID="$(cat "$CLUSTER_VAR/cluster.id")" KAFKA_WAIT=0 cluster_broker "$i" kafka_up
+  done
+  for i in 1 2 3; do  # a broker finishes starting once a majority of controllers is up
+    local log="$CLUSTER_VAR/kafka-$i/logs/server.log" ok=0
+    for _ in $(seq 1 $((ES_START_WAIT * 2))); do
+      if grep -q "Kafka Server started" "$log" 2>/dev/null; then ok=1; break; fi
+      pid_alive "$CLUSTER_VAR/kafka-$i/kafka.pid" || die "kafka broker $i exited during start-up: see $log"
+      sleep 0.5
+    done
+    [ "$ok" = 1 ] || die "kafka broker $i did not start within $ES_START_WAIT s: see $log"
+  done
+  say "kafka cluster up: $(cluster_bootstrap)"
+  local seeds="127.0.0.1:$((CLUSTER_ES_PORT + 100)),127.0.0.1:$((CLUSTER_ES_PORT + 101))"
+  for i in 1 2; do ES_SEED_HOSTS="$seeds" ES_INITIAL_MASTER=newsflow-c1 cluster_es "$i" es_up; done
+  for _ in $(seq 1 $((ES_START_WAIT * 2))); do
+    if curl -fsS "http://127.0.0.1:$CLUSTER_ES_PORT/_cluster/health?wait_for_nodes=2&timeout=1s" >/dev/null 2>&1; then
+      say "elasticsearch cluster up: $(cluster_es_hosts)"
+      echo "export NEWSFLOW_KAFKA=$(cluster_bootstrap) NEWSFLOW_ELASTICSEARCH=$(cluster_es_hosts)"
+      echo "export NEWSFLOW_KAFKA_REPLICATION_FACTOR=3 NEWSFLOW_KAFKA_MIN_INSYNC_REPLICAS=2 NEWSFLOW_ES_REPLICAS=1"
+      return 0
+    fi
+    sleep 0.5
+  done
+  die "the two Elasticsearch nodes did not form a cluster within $ES_START_WAIT s: see $CLUSTER_VAR/es-*/logs/"
+}
+
+cluster_bootstrap() { echo "127.0.0.1:$CLUSTER_KAFKA_PORT,127.0.0.1:$((CLUSTER_KAFKA_PORT + 2)),127.0.0.1:$((CLUSTER_KAFKA_PORT + 4))"; }
+cluster_es_hosts() { echo "http://127.0.0.1:$CLUSTER_ES_PORT,http://127.0.0.1:$((CLUSTER_ES_PORT + 1))"; }
+
+cluster_down() {
+  local i
+  for i in 2 1; do stop_pid "elasticsearch node $i" "$CLUSTER_VAR/es-$i/es.pid"; done
+  for i in 3 2 1; do stop_pid "kafka broker $i" "$CLUSTER_VAR/kafka-$i/kafka.pid"; done
+}
+
+cluster_status() {
+  local i
+  for i in 1 2 3; do
+    if pid_alive "$CLUSTER_VAR/kafka-$i/kafka.pid"; then echo "kafka-$i        running  pid $(cat "$CLUSTER_VAR/kafka-$i/kafka.pid")  127.0.0.1:$((CLUSTER_KAFKA_PORT + 2 * (i - 1)))"
+    else echo "kafka-$i        stopped"; fi
+  done
+  for i in 1 2; do
+    if pid_alive "$CLUSTER_VAR/es-$i/es.pid"; then echo "elasticsearch-$i running  pid $(cat "$CLUSTER_VAR/es-$i/es.pid")  http://127.0.0.1:$((CLUSTER_ES_PORT + i - 1))"
+    else echo "elasticsearch-$i stopped"; fi
+  done
 }
 
 # ---------------------------------------------------------------- common
@@ -346,5 +441,8 @@ case "$cmd:$what" in
   down:es) stop_pid elasticsearch "$ES_VAR/es.pid" ;;
   down:all) stop_pid kafka "$KAFKA_VAR/kafka.pid"; stop_pid elasticsearch "$ES_VAR/es.pid" ;;
   status:*) status ;;
-  *) die "usage: stack.sh fetch|up|down|status [kafka|es] | plugin" ;;
+  cluster-up:*) cluster_up ;;
+  cluster-down:*) cluster_down ;;
+  cluster-status:*) cluster_status ;;
+  *) die "usage: stack.sh fetch|up|down|status [kafka|es] | plugin | cluster-up|cluster-down|cluster-status" ;;
 esac
