@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from newsflow.core.envelope import make_event, utc_now
 from newsflow.core.es import ensure_index, es_client
-from newsflow.core.settings import Settings
+from newsflow.core.settings import Settings, get_settings
 from newsflow.index.documents import to_action
 from newsflow.index.writer import write_batch
 
@@ -72,7 +72,9 @@ def env(secured, monkeypatch):
     monkeypatch.setenv("NEWSFLOW_ES_USERNAME", "newsflow")
     monkeypatch.setenv("NEWSFLOW_ES_PASSWORD", secured["newsflow"])
     monkeypatch.setenv("NEWSFLOW_INDEX_ALIAS", f"sec{uuid.uuid4().hex[:8]}-articles")
-    return monkeypatch
+    get_settings.cache_clear()  # the CLI reads the settings of this test, and later tests their own
+    yield monkeypatch
+    get_settings.cache_clear()
 
 
 def health(settings: Settings) -> str:

@@ -17,7 +17,7 @@ from newsflow.cli import main as cli
 from newsflow.core.envelope import make_event, utc_now
 from newsflow.core.es import ensure_index, es_client, template_name
 from newsflow.core.indices import index_name, swap_actions
-from newsflow.core.settings import Settings
+from newsflow.core.settings import Settings, get_settings
 from newsflow.index.documents import to_action
 from newsflow.index.writer import write_batch
 
@@ -31,7 +31,9 @@ def months(stack, monkeypatch):
     monkeypatch.setenv("NEWSFLOW_INDEX_PARTITIONING", "month")
     settings = Settings()
     client = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
+    get_settings.cache_clear()  # the CLI reads the settings of this test, and later tests their own
     yield settings, client
+    get_settings.cache_clear()
     client.options(ignore_status=404).indices.delete(index=f"{alias}-v*")
     client.options(ignore_status=404).indices.delete_index_template(name=template_name(settings))
     client.close()
