@@ -164,11 +164,23 @@ def cmd_replay(args) -> int:
     return 0
 
 
+async def _month_partitioned(settings) -> bool:
+    from .core.es import es_client
+    from .index.placement import month_layout
+
+    async with es_client(settings) as es:
+        return await month_layout(es, settings.index_alias) is not None
+
+
 def cmd_reindex(args) -> int:
     from .core.settings import get_settings
     from .replay.reindex import reindex
 
     _quiet_logs()
+    if asyncio.run(_month_partitioned(get_settings())):
+        print("newsflow reindex: the alias is partitioned by month, which the reindex does not build yet "
+              "(README: Reindexing with months)", file=sys.stderr)
+        return 2
     report = asyncio.run(reindex(get_settings(), args.source, show_progress=not args.quiet))
     print(f"reindexed {report.indexed} documents from {report.source} into {report.new_index} "
           f"({report.caught_up} caught up, {report.skipped} skipped); alias now on {report.new_index}, "

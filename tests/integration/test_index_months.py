@@ -115,6 +115,9 @@ def test_old_months_are_dropped_for_retention_and_the_rest_stays(months, capsys)
     listed = capsys.readouterr().out
     assert m("2025.03") in listed and m("2025.01") not in listed
     assert cli(["indices", "drop", "--before", "2025-03"]) == 2     # not a month
+    # `newsflow reindex` builds one unpartitioned index: it refuses a month alias rather than mix them
+    assert cli(["reindex", "--quiet"]) == 2
+    assert "partitioned by month" in capsys.readouterr().err
 
 
 def test_a_new_generation_is_built_beside_the_alias_and_swapped_in_atomically(months):
