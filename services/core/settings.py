@@ -119,6 +119,57 @@ class Settings:
     dashboard_scrape_interval_s: float = _from_env("NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL", "10", float)
     dashboard_rate_window_s: float = _from_env("NEWSFLOW_DASHBOARD_RATE_WINDOW", "60", float)
 
+    # --- running on a cluster (README "Running on a cluster"); defaults are right for one node ---
+    # Replication factor of every topic the services create: the catalogue's, faust's changelogs
+    # and its internal topics. 3 on a three-broker cluster.
+    kafka_replication_factor: int = _from_env("NEWSFLOW_KAFKA_REPLICATION_FACTOR", "1", int)
+    # min.insync.replicas of those topics: with acks=all a write needs this many copies (2 of 3).
+    kafka_min_insync_replicas: int = _from_env("NEWSFLOW_KAFKA_MIN_INSYNC_REPLICAS", "1", int)
+    # Partitions of every multi-partition topic (and faust's default); 0: as schemas/topics.yaml
+    # says. Single-partition topics stay single. Applies when a topic is created.
+    kafka_partitions: int = _from_env("NEWSFLOW_KAFKA_PARTITIONS", "0", int)
+    # Primary shards and replicas of every physical index (the template's settings).
+    es_shards: int = _from_env("NEWSFLOW_ES_SHARDS", "1", int)
+    es_replicas: int = _from_env("NEWSFLOW_ES_REPLICAS", "0", int)
+    # "none": one physical index <alias>-vN; "month": <alias>-vN-YYYY.MM per month of an
+    # article's first publication (services/index/indices.py).
+    index_partitioning: str = _from_env("NEWSFLOW_INDEX_PARTITIONING", "none")
+
+    # --- security (README "Running on a cluster"); unset: plain connections, no credentials ---
+    # Elasticsearch: an API key (the base64 "encoded" value Elasticsearch returns) or a user and
+    # password, and the CA that signed its HTTP certificate (https URLs).
+    es_api_key: str = _from_env("NEWSFLOW_ES_API_KEY", "")
+    es_username: str = _from_env("NEWSFLOW_ES_USERNAME", "")
+    es_password: str = _from_env("NEWSFLOW_ES_PASSWORD", "")
+    es_ca_file: str = _from_env("NEWSFLOW_ES_CA_FILE", "")
+    # Kafka: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; SASL mechanism SCRAM-SHA-512,
+    # SCRAM-SHA-256 or PLAIN; the CA of the brokers' certificates (SSL, SASL_SSL).
+    kafka_security_protocol: str = _from_env("NEWSFLOW_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", str.upper)
+    kafka_sasl_mechanism: str = _from_env("NEWSFLOW_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", str.upper)
+    kafka_username: str = _from_env("NEWSFLOW_KAFKA_USERNAME", "")
+    kafka_password: str = _from_env("NEWSFLOW_KAFKA_PASSWORD", "")
+    kafka_ca_file: str = _from_env("NEWSFLOW_KAFKA_CA_FILE", "")
+
+    def __post_init__(self) -> None:
+        problems = cluster_problems(self)
+        if problems:
+            raise ValueError("invalid settings: " + "; ".join(problems))
+
+    def partitions_for(self, catalogue_partitions: int) -> int:
+        """Partitions a topic is created with: the override, unless the catalogue wants one."""
+        return self.kafka_partitions if self.kafka_partitions and catalogue_partitions > 1 else catalogue_partitions
+
+    @property
+    def elasticsearch_hosts(self) -> list[str]:
+        """The nodes of NEWSFLOW_ELASTICSEARCH (comma-separated on a cluster): the client spreads
+        requests over them and skips a node that is down."""
+        return list(_csv(self.elasticsearch_url))
+
+    @property
+    def default_partitions(self) -> int:
+        """faust's partitions for topics it makes itself."""
+        return self.kafka_partitions or 6
+
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
@@ -129,3 +180,36 @@ class Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+INDEX_PARTITIONINGS = ("none", "month")
+
+
+def cluster_problems(s: Settings) -> list[str]:
+    """What is wrong with the cluster and security settings (empty when nothing): checked when
+    Settings are made, so a misconfigured service stops at once with the reason."""
+    problems = []
+    if s.kafka_replication_factor < 1:
+        problems.append("NEWSFLOW_KAFKA_REPLICATION_FACTOR must be at least 1")
+    if not 1 <= s.kafka_min_insync_replicas <= max(s.kafka_replication_factor, 1):
+        problems.append("NEWSFLOW_KAFKA_MIN_INSYNC_REPLICAS must be between 1 and the replication factor")
+    if s.kafka_partitions < 0:
+        problems.append("NEWSFLOW_KAFKA_PARTITIONS must be 0 (as topics.yaml says) or more")
+    if s.es_shards < 1 or s.es_replicas < 0:
+        problems.append("NEWSFLOW_ES_SHARDS must be at least 1 and NEWSFLOW_ES_REPLICAS at least 0")
+    if s.index_partitioning not in INDEX_PARTITIONINGS:
+        problems.append(f"NEWSFLOW_INDEX_PARTITIONING must be one of {', '.join(INDEX_PARTITIONINGS)}")
+    if s.es_api_key and (s.es_username or s.es_password):
+        problems.append("set NEWSFLOW_ES_API_KEY or NEWSFLOW_ES_USERNAME/PASSWORD, not both")
+    if bool(s.es_username) != bool(s.es_password):
+        problems.append("NEWSFLOW_ES_USERNAME and NEWSFLOW_ES_PASSWORD go together")
+    if s.kafka_security_protocol not in KAFKA_PROTOCOLS:
+        problems.append(f"NEWSFLOW_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(KAFKA_PROTOCOLS)}")
+    if s.kafka_security_protocol.startswith("SASL_"):
+        if s.kafka_sasl_mechanism not in KAFKA_SASL_MECHANISMS:
+            problems.append(f"NEWSFLOW_KAFKA_SASL_MECHANISM must be one of {', '.join(KAFKA_SASL_MECHANISMS)}")
+        if not (s.kafka_username and s.kafka_password):
+            problems.append("SASL needs NEWSFLOW_KAFKA_USERNAME and NEWSFLOW_KAFKA_PASSWORD")
+    return problems

@@ -1,5 +1,6 @@
 """Creates the topics the services need on the broker (the catalogue's, and the compacted
-changelogs of faust tables), and leaves existing ones alone."""
+changelogs of faust tables), and leaves existing ones alone. Replication factor,
+min.insync.replicas and partitions come from the settings (one node by default)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,41 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from .schemas import topic_catalogue
+from .schemas import TopicSpec, topic_catalogue
+from .security import kafka_client_options
 from .settings import Settings
 
 
-async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
+def admin_client(settings: Settings, client_id: str = "newsflow-topics") -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=client_id,
+                               **kafka_client_options(settings))
+
+
+def cluster_config(settings: Settings) -> dict[str, str]:
+    """Topic configs every topic the services create gets from the cluster settings."""
+    return {"min.insync.replicas": str(settings.kafka_min_insync_replicas)}
+
+
+def new_topic(settings: Settings, spec: TopicSpec) -> NewTopic:
+    """A catalogue topic as the settings want it created."""
+    return NewTopic(settings.topic(spec.name), settings.partitions_for(spec.partitions), settings.kafka_replication_factor,
+                    topic_configs={**spec.kafka_config(), **cluster_config(settings)})
+
+
+def new_compacted_topic(settings: Settings, name: str, partitions: int) -> NewTopic:
+    """A faust table's changelog: compacted, replicated like every other topic."""
+    return NewTopic(name, partitions, settings.kafka_replication_factor,
+                    topic_configs={"cleanup.policy": "compact", **cluster_config(settings)})
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
     """Create every topic of schemas/topics.yaml that is missing; return the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="newsflow-topics")
+    admin = admin_client(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(settings.topic(spec.name), spec.partitions, replication_factor, topic_configs=spec.kafka_config())
-            for spec in topic_catalogue().values()
-            if settings.topic(spec.name) not in existing
-        ]
+        missing = [new_topic(settings, spec) for spec in topic_catalogue().values()
+                   if settings.topic(spec.name) not in existing]
         if missing:
             try:
                 await admin.create_topics(missing)
@@ -37,12 +58,12 @@ async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list
 # table whose changelog that is: so compacted topics are created and waited for until every
 # partition has a leader, before the worker starts.
 async def ensure_compacted_topic(settings: Settings, name: str, partitions: int, wait_s: float = 30.0) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="newsflow-topics")
+    admin = admin_client(settings)
     await admin.start()
     try:
         if name not in set(await admin.list_topics()):
             try:
-                await admin.create_topics([NewTopic(name, partitions, 1, topic_configs={"cleanup.policy": "compact"})])
+                await admin.create_topics([new_compacted_topic(settings, name, partitions)])
             except TopicAlreadyExistsError:
                 pass
         loop = asyncio.get_running_loop()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from tqdm import tqdm
 
+from ..core.security import kafka_client_options
 from ..core.envelope import encode
 from ..core.kafka import end_offsets
 from ..core.settings import Settings
@@ -42,7 +43,7 @@ async def _read_all(settings: Settings, topic: str):
         return []
     tps = sorted(ends, key=lambda tp: tp.partition)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
-                                max_partition_fetch_bytes=16 * 1024 * 1024)
+                                max_partition_fetch_bytes=16 * 1024 * 1024, **kafka_client_options(settings))
     await consumer.start()
     try:
         consumer.assign(tps)
@@ -111,7 +112,7 @@ async def redrive(settings: Settings, selection: Selection, *, dry_run: bool = F
 
 async def _send(settings: Settings, plan: RedrivePlan, report: RedriveReport, show_progress: bool) -> None:
     client = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
-                              max_request_size=10 * 1024 * 1024)
+                              max_request_size=10 * 1024 * 1024, **kafka_client_options(settings))
     await client.start()
     dlq_topic = settings.topic(DLQ_TOPIC)
     try:

@@ -30,7 +30,7 @@ app = create_app(SERVICE, WEB_PORT_OFFSET, settings)
 # id like the input topic, so each worker holds the state of its own partitions. The changelog
 # topic keeps it across restarts (memory:// store, restored at start-up). Keys and values are
 # stored as JSON, faust's default for an untyped table.
-url_state = app.Table("url-state", partitions=topic_catalogue()[INPUT_TOPIC].partitions, help="fetch state per URL")
+url_state = app.Table("url-state", partitions=settings.partitions_for(topic_catalogue()[INPUT_TOPIC].partitions), help="fetch state per URL")
 # One fetcher for the stage and the poller, so both keep to the same per-host limits.
 fetcher = Fetcher(settings)
 # A broken schedule stops the service at start-up, loudly.

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ..core.envelope import utc_now
 from ..core.kafka import group_id
+from ..core.security import kafka_client_options
 from ..core.settings import Settings
 from ..core.topics import ensure_compacted_topic
 
@@ -31,11 +32,13 @@ class SeenLog:
     async def start(self) -> "SeenLog":
         await ensure_compacted_topic(self.settings, self.topic, 1)
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False,
-                                          group_id=None, auto_offset_reset="earliest")
+                                          group_id=None, auto_offset_reset="earliest",
+                                          **kafka_client_options(self.settings))
         await self._consumer.start()
         self._consumer.assign([self._tp])
         await self._consumer.seek_to_beginning(self._tp)
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
+                                          **kafka_client_options(self.settings))
         await self._producer.start()
         await self.refresh()
         return self

@@ -5,12 +5,14 @@ where the index stage writes)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
 
 from ..core.logs import get_logger
 from ..core.settings import Settings
+from .indices import first_index, with_cluster_settings
 
 TEMPLATE_FILE = Path(__file__).resolve().parent / "template.json"
 TEMPLATE_NAME = "newsflow-articles"
@@ -39,8 +41,7 @@ def template_name(settings: Settings) -> str:
 async def put_template(es: AsyncElasticsearch, settings: Settings) -> None:
     """Put the project's template, unless a newer one is there already: during a rolling
     upgrade an old replica must not take the new mapping back."""
-    template = index_template()
-    template["index_patterns"] = [f"{settings.index_alias}-v*"]
+    template = with_cluster_settings(index_template(), settings.index_alias, settings.es_shards, settings.es_replicas)
     ours = int(template.get("version", 1))
     try:
         found = await es.indices.get_index_template(name=template_name(settings))
@@ -76,7 +77,7 @@ async def ensure_index(es: AsyncElasticsearch, settings: Settings) -> str:
     await put_template(es, settings)
     index = await write_index(es, settings)
     if index is None:
-        name = physical_index(settings, 1)
+        name = first_index(settings.index_alias, settings.index_partitioning, datetime.now(timezone.utc).date())
         try:
             await es.indices.create(index=name, aliases={settings.index_alias: {"is_write_index": True}})
             log.info("index created", index=name, alias=settings.index_alias, mapping_version=mapping_version())

@@ -21,6 +21,7 @@ from elasticsearch.helpers import async_streaming_bulk
 from ..core.backoff import backoff_delay
 from ..core.logs import get_logger
 from .documents import HISTORY_FIELDS, removal_action, with_history
+from .placement import month_layout, place
 
 log = get_logger("newsflow.index.writer")
 
@@ -87,10 +88,12 @@ async def _stored(es: AsyncElasticsearch, actions: list[dict], max_backoff_s: fl
             if d.get("found") else None for d in found["docs"]]
 
 
-async def _plan(es: AsyncElasticsearch, actions: list[dict], result: BatchResult, max_backoff_s: float) -> list[int]:
+async def _plan(es: AsyncElasticsearch, actions: list[dict], result: BatchResult, max_backoff_s: float,
+                stored: list[tuple[str, int, dict] | None] | None = None) -> list[int]:
     """The positions worth sending. Identical content is skipped even when the event is newer:
     a rewrite would change nothing a reader sees."""
-    stored = await _stored(es, actions, max_backoff_s)
+    if stored is None:
+        stored = await _stored(es, actions, max_backoff_s)
     current: dict[tuple[str, str], tuple[str, int, dict]] = {}
     send = []
     for position, action in enumerate(actions):
@@ -111,13 +114,28 @@ async def _plan(es: AsyncElasticsearch, actions: list[dict], result: BatchResult
 
 async def write_batch(es: AsyncElasticsearch, actions: list[dict], *, chunk_size: int = 500,
                       max_chunk_bytes: int = MAX_CHUNK_BYTES, max_backoff_s: float = MAX_BACKOFF_S,
-                      skip_unchanged: bool = True, require_alias: bool = False) -> BatchResult:
+                      skip_unchanged: bool = True, require_alias: bool = False,
+                      generation: int | None = None) -> BatchResult:
     """Write the actions; returns only when every one is written, found unchanged or older, or
     rejected by Elasticsearch. With `require_alias` the actions must target an alias: a missing
-    alias then stalls the writes (and says so) instead of auto-creating an unmapped index."""
+    alias then stalls the writes (and says so) instead of auto-creating an unmapped index.
+
+    When the actions' target is an alias over month indices (services/index/indices.py), each
+    document goes to its article's month index (services/index/placement.py); `generation`
+    places them in that generation's month indices instead, outside the alias (a reindex)."""
     result = BatchResult()
     options = {"require_alias": True} if require_alias else {}
-    pending = await _plan(es, actions, result, max_backoff_s) if skip_unchanged and actions else list(range(len(actions)))
+    stored = None
+    if actions:
+        target = actions[0]["_index"]
+        layout = await retrying(lambda: month_layout(es, target, generation), "reading the index layout", max_backoff_s)
+        if layout is not None:
+            stored = await retrying(lambda: place(es, layout, actions), "placing documents in month indices", max_backoff_s)
+            options = {}  # the actions now name physical month indices, each made with the alias
+    if skip_unchanged and actions:
+        pending = await _plan(es, actions, result, max_backoff_s, stored)
+    else:
+        pending = list(range(len(actions)))
     attempt = 0
     while pending:
         retry: list[int] = []

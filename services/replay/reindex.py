@@ -25,6 +25,7 @@ from ..core.es import es_client
 from ..core.kafka import end_offsets
 from ..core.logs import get_logger
 from ..core.outage import DependencyUnavailable
+from ..core.security import kafka_client_options
 from ..core.settings import Settings
 from ..index.layout import ensure_index, physical_index
 from ..index.removals import write_removals
@@ -97,7 +98,7 @@ async def _index_range(es, settings, topic: str, start: dict[TopicPartition, int
     if not bounds:  # (an aiokafka consumer stopped with nothing assigned raises CancelledError)
         return 0
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                                max_partition_fetch_bytes=16 * 1024 * 1024)
+                                max_partition_fetch_bytes=16 * 1024 * 1024, **kafka_client_options(settings))
     await consumer.start()
     done = 0
     try:

@@ -20,6 +20,7 @@ from ..core.dlq import DLQ_SCHEMA, dead_letter_of
 from ..core.envelope import encode
 from ..core.es import es_client
 from ..core.kafka import end_offsets, producer
+from ..core.security import kafka_client_options
 from ..core.settings import Settings
 from ..core.stage import handle_message
 from .positions import resolve
@@ -85,7 +86,7 @@ async def replay(topic: str, settings: Settings, *, start: int | datetime | None
     group = replay_group(topic, settings)
     report = ReplayReport(topic=topic, group=group)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group,
-                                enable_auto_commit=False, max_partition_fetch_bytes=16 * 1024 * 1024)
+                                enable_auto_commit=False, max_partition_fetch_bytes=16 * 1024 * 1024, **kafka_client_options(settings))
     await consumer.start()
     try:
         bounds = await _bounds(consumer, settings, topic, start, stop)

@@ -145,19 +145,25 @@ async def search(
 
 @app.get("/articles/{article_id}", dependencies=[Depends(require_key)], summary="One article, as indexed")
 async def article(article_id: Annotated[str, ARTICLE_ID]) -> dict:
+    return (await find_article(article_id, source=True))["_source"]
+
+
+async def find_article(article_id: str, source: bool) -> dict:
+    """The article's hit wherever it is behind the alias: a get by id cannot address an alias
+    over several indices (months), a search by id can."""
     try:
-        doc = await app.state.es.get(index=settings.index_alias, id=article_id)
-    except NotFoundError:
-        raise HTTPException(404, f"no article {article_id}") from None
-    return doc["_source"]
+        result = await app.state.es.search(index=settings.index_alias, query={"ids": {"values": [article_id]}},
+                                           size=1, source=source)
+    except NotFoundError:  # no alias yet
+        result = {"hits": {"hits": []}}
+    if not result["hits"]["hits"]:
+        raise HTTPException(404, f"no article {article_id}")
+    return result["hits"]["hits"][0]
 
 
 @app.get("/articles/{article_id}/similar", dependencies=[Depends(require_key)], summary="Articles like this one")
 async def similar(article_id: Annotated[str, ARTICLE_ID], size: Annotated[int, Query(ge=1, le=50)] = 10) -> dict:
-    try:
-        doc = await app.state.es.get(index=settings.index_alias, id=article_id, source=False)
-    except NotFoundError:
-        raise HTTPException(404, f"no article {article_id}") from None
+    doc = await find_article(article_id, source=False)
     result = await app.state.es.search(index=settings.index_alias, **similar_body(article_id, doc["_index"], size))
     SEARCHES.labels("similar").inc()
     return {"id": article_id, "hits": [to_hit(h) for h in result["hits"]["hits"]]}

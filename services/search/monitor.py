@@ -15,6 +15,7 @@ import time
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from ..core.security import kafka_client_options
 from ..core.backoff import backoff_delay
 from ..core.kafka import pipeline_status
 from ..core.logs import get_logger
@@ -73,7 +74,7 @@ class PipelineMonitor:
         while True:
             consumer = AIOKafkaConsumer(self.settings.topic("news.dlq"), bootstrap_servers=self.settings.kafka_bootstrap,
                                         group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
-                                        metadata_max_age_ms=30_000)
+                                        metadata_max_age_ms=30_000, **kafka_client_options(self.settings))
             try:
                 await consumer.start()
                 tally = DeadLetterTally()

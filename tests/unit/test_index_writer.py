@@ -73,6 +73,11 @@ class FlakyBulk:
         self.outcomes, self.requests = list(outcomes), []
         self.transport = type("T", (), {"serializers": type("S", (), {"get_serializer": lambda self, _: JsonSerializer()})()})()
 
+    class indices:  # an alias over one unpartitioned index: no month placement
+        @staticmethod
+        async def get_alias(name):
+            return type("R", (), {"body": {f"{name}-v1": {"aliases": {name: {"is_write_index": True}}}}})()
+
     def options(self, **_):
         return self
 
