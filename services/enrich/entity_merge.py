@@ -76,8 +76,8 @@ def select_spans(found: list[tuple[Mention, str]]) -> list[Span]:
     return sorted(chosen, key=lambda s: s.start)
 
 
-def build_entities(spans: list[Span], text: str, language: str) -> list[Entity]:
-    skip = non_entities(language)
+def build_entities(spans: list[Span], text: str, language: str, ablate: frozenset[str] = frozenset()) -> list[Entity]:
+    skip = frozenset() if "non_entities" in ablate else non_entities(language)
     named = []
     for span in spans:
         name = clean_name(span.text)
@@ -98,7 +98,8 @@ def build_entities(spans: list[Span], text: str, language: str) -> list[Entity]:
         entity.aliases.update({name, clean_name(span.text)})
         entity.evidence.merge(evidence)
 
-    _link_surnames(groups)
+    if "link_surnames" not in ablate:
+        _link_surnames(groups)
     entities = []
     for entity in groups.values():
         entity.name = _canonical(entity.spellings)

@@ -74,37 +74,38 @@ class Rule:
     pattern: str  # the name is the group called "n"
     label: str
     kind: str
+    name: str = ""  # for the benchmark's ablations (bench/entities_bench.py --ablate)
 
 
 _RULES: dict[str, list[Rule]] = {
     "de": [
         # "Perplexity, ein KI-Startup" / "Scale AI, dem von Alexandr Wang gegründeten Unternehmen"
-        Rule(rf"(?P<n>{NAME}),\s+{_ARTICLES_DE}\s+(?:[^\s,.;:]+\s+){{0,5}}?(?:[\p{{L}}]+-)?{_ORG_NOUNS_DE}\b", ORG, STRONG),
+        Rule(rf"(?P<n>{NAME}),\s+{_ARTICLES_DE}\s+(?:[^\s,.;:]+\s+){{0,5}}?(?:[\p{{L}}]+-)?{_ORG_NOUNS_DE}\b", ORG, STRONG, "de.org_apposition"),
         # "Facebooks Mutterkonzern", "Apples Chef"
-        Rule(r"(?P<n>" + _TOK + r")s\s+(?:Mutterkonzern|Muttergesellschaft|Tochter\p{L}*|Konzernchef\p{L}*|Chef|Chefin|Vorstand\p{L}*|Aktien?|Umsatz|Quartalszahlen|Hauptsitz|Zentrale|Gründer\p{L}*|Mitbegründer\p{L}*)\b", ORG, STRONG),
+        Rule(r"(?P<n>" + _TOK + r")s\s+(?:Mutterkonzern|Muttergesellschaft|Tochter\p{L}*|Konzernchef\p{L}*|Chef|Chefin|Vorstand\p{L}*|Aktien?|Umsatz|Quartalszahlen|Hauptsitz|Zentrale|Gründer\p{L}*|Mitbegründer\p{L}*)\b", ORG, STRONG, "de.org_genitive_role"),
         # "das Start-up Perplexity", "der Konzern Meta"
-        Rule(rf"\b{_ARTICLES_DE}\s+(?:[\p{{L}}]+-)?{_ORG_NOUNS_DE}\s+(?P<n>{NAME})", ORG, STRONG),
-        Rule(rf"(?:Foto|Fotos|Bild|Bilder|Quelle|Grafik|Video):\s*(?P<n>{NAME})", ORG, CREDIT),
-        Rule(rf"(?P<n>(?:{_TOK}[ \t]+){{1,2}}{_SUFFIX})(?![\p{{L}}\p{{N}}])", ORG, STRONG),
-        Rule(rf"(?P<n>{_GEO_BEFORE}[ \t]+{_TOK}(?:[ \t]+{_TOK})?)", LOC, DECISIVE),
-        Rule(rf"\b{_PRODUCT_DE}\s+(?P<n>{NAME})", MISC, DECISIVE),
+        Rule(rf"\b{_ARTICLES_DE}\s+(?:[\p{{L}}]+-)?{_ORG_NOUNS_DE}\s+(?P<n>{NAME})", ORG, STRONG, "de.org_noun_before"),
+        Rule(rf"(?:Foto|Fotos|Bild|Bilder|Quelle|Grafik|Video):\s*(?P<n>{NAME})", ORG, CREDIT, "de.credit"),
+        Rule(rf"(?P<n>(?:{_TOK}[ \t]+){{1,2}}{_SUFFIX})(?![\p{{L}}\p{{N}}])", ORG, STRONG, "de.org_suffix"),
+        Rule(rf"(?P<n>{_GEO_BEFORE}[ \t]+{_TOK}(?:[ \t]+{_TOK})?)", LOC, DECISIVE, "de.geo_prefix"),
+        Rule(rf"\b{_PRODUCT_DE}\s+(?P<n>{NAME})", MISC, DECISIVE, "de.product"),
         # "CEO von Meta", "Mitbegründer von OpenAI", "bei Meta"
-        Rule(rf"\b{_ROLES_DE}\s+(?:von|bei|des|der)\s+(?P<n>{NAME})", ORG, WEAK),
-        Rule(rf"\b(?:bei|für)\s+(?P<n>{NAME})", ORG, WEAK),
-        Rule(rf"\b(?:in|nach|aus)\s+(?P<n>{NAME})", LOC, WEAK),
+        Rule(rf"\b{_ROLES_DE}\s+(?:von|bei|des|der)\s+(?P<n>{NAME})", ORG, WEAK, "de.role_of"),
+        Rule(rf"\b(?:bei|für)\s+(?P<n>{NAME})", ORG, WEAK, "de.bei_fuer"),
+        Rule(rf"\b(?:in|nach|aus)\s+(?P<n>{NAME})", LOC, WEAK, "de.in_nach_aus"),
     ],
     "en": [
-        Rule(rf"(?P<n>{NAME}),\s+{_ARTICLES_EN}\s+(?:[^\s,.;:]+\s+){{0,5}}?{_ORG_NOUNS_EN}\b", ORG, STRONG),
-        Rule(rf"(?P<n>{_TOK})(?:'s|’s)\s+(?:parent company|parent|subsidiary|chief executive|CEO|shares|stock|headquarters|founder|co-founder|board)\b", ORG, STRONG),
-        Rule(rf"\b{_ARTICLES_EN}\s+(?:[\p{{L}}-]+\s+)?{_ORG_NOUNS_EN}\s+(?P<n>{NAME})", ORG, STRONG),
-        Rule(rf"(?:Photo|Photos|Image|Picture|Source|Credit|Video):\s*(?P<n>{NAME})", ORG, CREDIT),
-        Rule(rf"(?P<n>(?:{_TOK}[ \t]+){{1,2}}{_SUFFIX})(?![\p{{L}}\p{{N}}])", ORG, STRONG),
-        Rule(rf"(?P<n>{_GEO_BEFORE}[ \t]+{_TOK}(?:[ \t]+{_TOK})?)", LOC, DECISIVE),
-        Rule(rf"(?P<n>{_TOK}(?:[ \t]+{_TOK})?[ \t]+{_GEO_AFTER})", LOC, DECISIVE),
-        Rule(rf"\b(?:{_ARTICLES_EN}\s+)?{_PRODUCT_EN}\s+(?P<n>{NAME})", MISC, DECISIVE),
-        Rule(rf"\b{_ROLES_EN}\s+(?:of|at)\s+(?P<n>{NAME})", ORG, WEAK),
-        Rule(rf"\b(?:at|joined|left)\s+(?P<n>{NAME})", ORG, WEAK),
-        Rule(rf"\b(?:in|to|from|near)\s+(?P<n>{NAME})", LOC, WEAK),
+        Rule(rf"(?P<n>{NAME}),\s+{_ARTICLES_EN}\s+(?:[^\s,.;:]+\s+){{0,5}}?{_ORG_NOUNS_EN}\b", ORG, STRONG, "en.org_apposition"),
+        Rule(rf"(?P<n>{_TOK})(?:'s|’s)\s+(?:parent company|parent|subsidiary|chief executive|CEO|shares|stock|headquarters|founder|co-founder|board)\b", ORG, STRONG, "en.org_genitive_role"),
+        Rule(rf"\b{_ARTICLES_EN}\s+(?:[\p{{L}}-]+\s+)?{_ORG_NOUNS_EN}\s+(?P<n>{NAME})", ORG, STRONG, "en.org_noun_before"),
+        Rule(rf"(?:Photo|Photos|Image|Picture|Source|Credit|Video):\s*(?P<n>{NAME})", ORG, CREDIT, "en.credit"),
+        Rule(rf"(?P<n>(?:{_TOK}[ \t]+){{1,2}}{_SUFFIX})(?![\p{{L}}\p{{N}}])", ORG, STRONG, "en.org_suffix"),
+        Rule(rf"(?P<n>{_GEO_BEFORE}[ \t]+{_TOK}(?:[ \t]+{_TOK})?)", LOC, DECISIVE, "en.geo_prefix"),
+        Rule(rf"(?P<n>{_TOK}(?:[ \t]+{_TOK})?[ \t]+{_GEO_AFTER})", LOC, DECISIVE, "en.geo_suffix"),
+        Rule(rf"\b(?:{_ARTICLES_EN}\s+)?{_PRODUCT_EN}\s+(?P<n>{NAME})", MISC, DECISIVE, "en.product"),
+        Rule(rf"\b{_ROLES_EN}\s+(?:of|at)\s+(?P<n>{NAME})", ORG, WEAK, "en.role_of"),
+        Rule(rf"\b(?:at|joined|left)\s+(?P<n>{NAME})", ORG, WEAK, "en.at_joined_left"),
+        Rule(rf"\b(?:in|to|from|near)\s+(?P<n>{NAME})", LOC, WEAK, "en.in_to_from"),
     ],
 }
 
@@ -125,10 +126,16 @@ def looks_like_name(name: str) -> bool:
     return False
 
 
-def rule_mentions(text: str, language: str) -> list[tuple[Mention, str]]:
-    """(mention, rule kind) pairs from the language's rules."""
+def rule_names(language: str) -> list[str]:
+    return [rule.name for rule in _RULES.get(language, [])]
+
+
+def rule_mentions(text: str, language: str, skip: frozenset[str] = frozenset()) -> list[tuple[Mention, str]]:
+    """(mention, rule kind) pairs from the language's rules (but those named in `skip`)."""
     found = {}
     for pattern, rule in _compiled(language):
+        if rule.name in skip:
+            continue
         # Overlapping matches, so that "bei Meta" doesn't hide a rule starting inside it.
         for match in pattern.finditer(text, overlapped=True):
             start, end = _trim_leading_stopwords(text, match.start("n"), match.end("n"))
