@@ -95,9 +95,14 @@ def recognise(text: str, language: str) -> list[Mention]:
 def _mentions(doc: dict, text: str):
     to_index = _utf16_index(text)
     for sentence in doc.get("sentences", []):
+        tokens = sentence.get("tokens", [])
         for m in sentence.get("entitymentions", []):
             label = _LABELS.get(m.get("ner"))
             if label is None:
+                continue
+            # CoreNLP adds English pronouns ("He", "She") as PERSON mentions of their own
+            # although the model tagged their tokens O: those name no one.
+            if tokens and all(t.get("ner", "O") == "O" for t in tokens[m["tokenBegin"] : m["tokenEnd"]]):
                 continue
             start, end = to_index(m["characterOffsetBegin"]), to_index(m["characterOffsetEnd"])
             yield Mention(text[start:end], label, start, end, "model")

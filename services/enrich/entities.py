@@ -34,7 +34,7 @@ def extract_entities(text: str, language: str, *, use_gazetteer: bool = True,
     found = [(m, "model") for m in corenlp.recognise(text, language)]
     found += rule_mentions(text, language, ablate)
     if use_gazetteer and "gazetteer" not in ablate:
-        found += [(m, "gazetteer") for m in gazetteer_mentions(text)]
+        found += [(m, "gazetteer") for m in gazetteer_mentions(text, ablate)]
     # A name never runs across a line break: title, lead and paragraphs are separate blocks,
     # and a span joining two of them ("Bericht 1727\nSundar Pichai") names nothing.
     found = [(m, kind) for m, kind in found if "\n" not in m.text]
