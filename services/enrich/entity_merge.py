@@ -81,7 +81,9 @@ def build_entities(spans: list[Span], text: str, language: str, ablate: frozense
     named = []
     for span in spans:
         name = clean_name(span.text)
-        if len(name) < 2 or name in skip or not any(c.isupper() for c in name):
+        listed = any(source == "gazetteer" for source, _, _ in span.sources)
+        # Lower-case words are no names, but a listed one is ("dpa").
+        if len(name) < 2 or name in skip or not (listed or any(c.isupper() for c in name)):
             continue
         named.append((name, span))
     names = {name for name, _ in named}
