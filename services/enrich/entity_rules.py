@@ -6,7 +6,7 @@ appositions, "Facebooks Mutterkonzern", photo credits, roles, product words, pre
 place) bought nothing there or cost F1, and went.
 
 Rules come in kinds, which entity_types.resolve ranks against the model and the gazetteer:
-  decisive  the pattern settles the type ("Lake Tahoe", "Potomac River")
+  decisive  the pattern settles the type ("Lake Tahoe")
   strong    the context names an organisation; beats the model, not a full-name person
   credit    a photo or source credit: usually an agency or outlet, but photographers are people
   weak      a preposition before the name ("bei Siemens"): only types a name the model left
@@ -34,7 +34,6 @@ _LEADING_STOP = frozenset(
 )
 
 _GEO_BEFORE = r"(?:Lake|Mount|Mt\.|Cape|Fort|Port|Sankt|St\.|Bad|Lago|Monte|Rio|Isla|Isle of)"
-_GEO_AFTER = r"(?:River|Valley|Bay|Island|Islands|Beach|County|Mountains|Peninsula|Canyon|Desert|Strait|Gulf)"
 
 
 DECISIVE, STRONG, CREDIT, WEAK = "decisive", "strong", "credit", "weak"
@@ -61,8 +60,6 @@ _RULES: dict[str, list[Rule]] = {
     ],
     "en": [
         Rule(rf"(?P<n>{_GEO_BEFORE}[ \t]+{_TOK}(?:[ \t]+{_TOK})?)", LOC, DECISIVE, "en.geo_prefix"),
-        # "Potomac River", "Silicon Valley"
-        Rule(rf"(?P<n>{_TOK}(?:[ \t]+{_TOK})?[ \t]+{_GEO_AFTER})", LOC, DECISIVE, "en.geo_suffix"),
     ],
 }
 
