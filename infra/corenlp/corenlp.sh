@@ -9,8 +9,8 @@
 #   infra/corenlp/corenlp.sh down     stop (idempotent)
 #   infra/corenlp/corenlp.sh status   one line
 #
-# Settings (environment): CORENLP_VERSION (4.5.10), CORENLP_PORT (9000), CORENLP_HEAP (2g: the
-# four models take about 1.9 GB resident),
+# Settings (environment): CORENLP_VERSION (4.5.10), CORENLP_PORT (9000), CORENLP_HEAP (1g, enough
+# for the four models),
 # CORENLP_THREADS (2), NEWSFLOW_VAR (pid and logs, default <repo>/.var), NEWSFLOW_CACHE
 # (downloaded artifacts, as infra/stack.sh). The enrich code finds the server through
 # NEWSFLOW_CORENLP_URL (default http://127.0.0.1:9000).
@@ -24,7 +24,7 @@ REPO_DIR="$(dirname "$(dirname "$HERE")")"
 
 CORENLP_VERSION="${CORENLP_VERSION:-4.5.10}"
 CORENLP_PORT="${CORENLP_PORT:-9000}"
-CORENLP_HEAP="${CORENLP_HEAP:-2g}"
+CORENLP_HEAP="${CORENLP_HEAP:-1g}"
 CORENLP_THREADS="${CORENLP_THREADS:-2}"
 NEWSFLOW_VAR="${NEWSFLOW_VAR:-$REPO_DIR/.var}"
 if [ "$(id -u)" = 0 ]; then
