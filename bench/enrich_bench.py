@@ -171,7 +171,7 @@ def main() -> int:
         "ms_per_article": {name: round(1000 * t / len(articles), 2) for name, t in sorted(times.items(), key=lambda kv: -kv[1])},
         "passes_s": [round(p[0], 3) for p in passes],
         "spread_s": round(statistics.pstdev([p[0] for p in passes]), 3),
-        "embedding_model": embedding.MODEL_NAME,
+        "embedding_model": embedding.model_name(),
     }
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Starts and stops the local Stanford CoreNLP server that the enrich stage asks for named
-# entities (German and English CRF models from Maven Central; see pom.xml here).
+# entities (German, English, French and Spanish CRF models from Maven Central; see pom.xml here).
 #
 #   infra/corenlp/corenlp.sh fetch    resolve the jars and unpack the NER models into the cache
-#   infra/corenlp/corenlp.sh up       start on 127.0.0.1:$CORENLP_PORT and load both models (idempotent)
+#   infra/corenlp/corenlp.sh up       start on 127.0.0.1:$CORENLP_PORT and load the models (idempotent;
+#                                     models added to pom.xml since the cache was filled are fetched
+#                                     even when the server runs, which finds them on its class path)
 #   infra/corenlp/corenlp.sh down     stop (idempotent)
 #   infra/corenlp/corenlp.sh status   one line
 #
-# Settings (environment): CORENLP_VERSION (4.5.10), CORENLP_PORT (9000), CORENLP_HEAP (1g),
+# Settings (environment): CORENLP_VERSION (4.5.10), CORENLP_PORT (9000), CORENLP_HEAP (1g, enough
+# for the four models),
 # CORENLP_THREADS (2), NEWSFLOW_VAR (pid and logs, default <repo>/.var), NEWSFLOW_CACHE
 # (downloaded artifacts, as infra/stack.sh). The enrich code finds the server through
 # NEWSFLOW_CORENLP_URL (default http://127.0.0.1:9000).
@@ -39,36 +42,56 @@ say() { echo "corenlp: $*"; }
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# The cache is complete for one pom.xml: .complete holds its checksum.
+pom_sum() { sha256sum "$HERE/pom.xml" | cut -d' ' -f1; }
+
 fetch() {
-  [ -f "$HOME_DIR/.complete" ] && return 0
+  local sum; sum=$(pom_sum)
+  [ -f "$HOME_DIR/.complete" ] && [ "$(cat "$HOME_DIR/.complete")" = "$sum" ] && return 0
   command -v mvn >/dev/null 2>&1 || die "no Maven found: it resolves CoreNLP from Maven Central (apt-get install maven)"
-  say "resolving Stanford CoreNLP $CORENLP_VERSION and its German and English NER models into $HOME_DIR"
-  rm -rf "$HOME_DIR"; mkdir -p "$HOME_DIR"
   local mvnopts=(-q -B -f "$HERE/pom.xml" -Dcorenlp.version="$CORENLP_VERSION")
-  mvn "${mvnopts[@]}" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$HOME_DIR/lib" \
-    || die "download of CoreNLP $CORENLP_VERSION failed (is Maven Central reachable?)"
-  # The model jars are large (~680 MB); only the NER files are unpacked. Markers stay in the
-  # cache, not in the work tree.
+  if [ -f "$HOME_DIR/.complete" ]; then
+    # Filled for an older pom.xml: only models are added, and nothing is removed, since a
+    # running server reads its code jars and models from here.
+    say "adding the NER models pom.xml names since the cache was filled, into $HOME_DIR"
+  else
+    say "resolving Stanford CoreNLP $CORENLP_VERSION and its German, English, French and Spanish NER models into $HOME_DIR"
+    rm -rf "$HOME_DIR"; mkdir -p "$HOME_DIR"
+    mvn "${mvnopts[@]}" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$HOME_DIR/lib" \
+      || die "download of CoreNLP $CORENLP_VERSION failed (is Maven Central reachable?)"
+  fi
+  # The model jars are large (~1.2 GB); only the NER files are unpacked. Markers (one set per
+  # pom.xml, so a changed list is unpacked again) stay in the cache, not in the work tree.
   mvn "${mvnopts[@]}" dependency:unpack -DoutputDirectory="$HOME_DIR/models" \
-      -Dmarkers.dir="$HOME_DIR/markers" \
+      -Dmarkers.dir="$HOME_DIR/markers-$sum" \
     || die "download of the CoreNLP model jars failed (is Maven Central reachable?)"
-  touch "$HOME_DIR/.complete"
+  echo "$sum" > "$HOME_DIR/.complete"
 }
 
 # Loads both models with one small request each, so the first article is not slowed by a
 # multi-second model load. The properties mirror newsflow.enrich.corenlp.
 warm_up() {
-  local de en
+  local de en fr es
   de='{"annotators":"tokenize,ssplit,mwt,ner","enforceRequirements":"false","tokenize.language":"de","tokenize.postProcessor":"edu.stanford.nlp.international.german.process.GermanTokenizerPostProcessor","mwt.mappingFile":"edu/stanford/nlp/models/mwt/german/german-mwt.tsv","ner.model":"edu/stanford/nlp/models/ner/german.distsim.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","outputFormat":"json"}'
-  en='{"annotators":"tokenize,ssplit,ner","enforceRequirements":"false","tokenize.language":"en","ner.model":"edu/stanford/nlp/models/ner/english.conll.4class.distsim.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","outputFormat":"json"}'
+  en='{"annotators":"tokenize,ssplit,ner","enforceRequirements":"false","tokenize.language":"en","ner.model":"edu/stanford/nlp/models/ner/english.all.3class.distsim.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","outputFormat":"json"}'
+  fr='{"annotators":"tokenize,ssplit,ner","enforceRequirements":"false","tokenize.language":"fr","ner.model":"edu/stanford/nlp/models/ner/french-wikiner-4class.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","outputFormat":"json"}'
+  es='{"annotators":"tokenize,ssplit,ner","enforceRequirements":"false","tokenize.language":"es","ner.model":"edu/stanford/nlp/models/ner/spanish.ancora.distsim.s512.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","outputFormat":"json"}'
   curl -fsS --max-time 120 --url-query "properties=$de" --data-binary "Angela Merkel besuchte Siemens in Berlin." \
       "http://127.0.0.1:$CORENLP_PORT/" >/dev/null \
     && curl -fsS --max-time 120 --url-query "properties=$en" --data-binary "Angela Merkel visited Siemens in Berlin." \
+      "http://127.0.0.1:$CORENLP_PORT/" >/dev/null \
+    && curl -fsS --max-time 180 --url-query "properties=$fr" --data-binary "Angela Merkel a visité Siemens à Berlin." \
+      "http://127.0.0.1:$CORENLP_PORT/" >/dev/null \
+    && curl -fsS --max-time 120 --url-query "properties=$es" --data-binary "Angela Merkel visitó Siemens en Berlín." \
       "http://127.0.0.1:$CORENLP_PORT/" >/dev/null
 }
 
 up() {
-  if pid_alive "$PIDF"; then say "already running (pid $(cat "$PIDF")) on 127.0.0.1:$CORENLP_PORT"; return 0; fi
+  if pid_alive "$PIDF"; then
+    # Models pom.xml added since the cache was filled land on the running server's class path.
+    fetch
+    say "already running (pid $(cat "$PIDF")) on 127.0.0.1:$CORENLP_PORT"; return 0
+  fi
   command -v java >/dev/null 2>&1 || die "no Java found: install a JDK 17+ (apt-get install openjdk-17-jdk-headless)"
   port_busy "$CORENLP_PORT" && die "port $CORENLP_PORT is in use by another program: set CORENLP_PORT"
   fetch

@@ -33,6 +33,21 @@ _YEAR_CUES = {
     "en": "in|since|by|until|till|from|before|after|of|year|early|late|mid|around|during|the",
 }
 _YEAR = r"(?:19|20)\d{2}"
+# An inflected adjective or numeral then a noun: what follows a count, not a year. Articles,
+# pronouns, prepositions and adverbs with the same endings ("2013 die Firma gekauft", "2013
+# über Google") don't count.
+_NOT_ADJECTIVE_DE = (
+    r"(?:die|der|den|dem|des|eine|einen|einer|eines|einem|keine|keinen|keiner|seine|seinen|seiner|"
+    r"seines|seinem|ihre|ihren|ihrer|ihres|ihrem|unsere|unseren|unserer|diese|diesen|dieser|dieses|"
+    r"diesem|jene|jenen|jener|alle|allen|aller|beide|beiden|mehrere|einige|viele|über|unter|hinter|"
+    r"wieder|aber|oder|immer|später|außer|sowie|seiner|erneut|gegen|ihnen|denen|deren)"
+)
+_ADJECTIVE_NOUN_DE = rf"(?!{_NOT_ADJECTIVE_DE}\s)\p{{Ll}}+(?:e|en|er|es|em)\s+\p{{Lu}}"
+# Words that make the number after them an amount ("rund 1990 Händler", "etwa 2000 Menschen").
+_QUANTITY_BEFORE = {
+    "de": r"(?<!(?i:rund|etwa|knapp|fast|nahezu|circa|ca\.|gut|insgesamt|mehr als|weniger als|bis zu|über)\s+)",
+    "en": r"(?<!(?i:about|nearly|almost|some|over|more than|fewer than|less than|up to|approximately|roughly)\s+)",
+}
 _B = r"(?<![\p{L}\p{N}])"
 _E = r"(?![\p{L}\p{N}])"
 
@@ -42,9 +57,12 @@ def _patterns(language: str) -> list[tuple[str, regex.Pattern]]:
     months = _MONTHS.get(language, _MONTHS["en"])
     month = "(?P<month>" + "|".join(sorted(months, key=len, reverse=True)) + r")\.?"
     cues = _YEAR_CUES.get(language, _YEAR_CUES["en"])
-    # German capitalises nouns, so a lower-case word after the number means it isn't a count;
-    # English doesn't ("2000 employees"): there only punctuation may follow a cue-less year.
-    follows = r"\s*[.,;:)!?]|\s*$" + (r"|\s+\p{Ll}" if language == "de" else "")
+    # German capitalises nouns, so a lower-case word after the number means it isn't a count
+    # ("2013 von Siemens übernommen") unless it is an adjective before a noun ("2000 neue
+    # Mitarbeiter", "1990 kleine Händler"); English doesn't ("2000 employees"): there only
+    # punctuation may follow a cue-less year.
+    follows = r"\s*[.,;:)!?]|\s*$" + (rf"|\s+(?!{_ADJECTIVE_NOUN_DE})\p{{Ll}}" if language == "de" else "")
+    not_after = _QUANTITY_BEFORE.get(language, "")
     flags = regex.IGNORECASE
     return [
         ("iso", regex.compile(rf"{_B}(?P<year>{_YEAR})-(?P<month>\d{{2}})-(?P<day>\d{{2}}){_E}")),
@@ -54,7 +72,7 @@ def _patterns(language: str) -> list[tuple[str, regex.Pattern]]:
         ("month_day", regex.compile(rf"{_B}{month}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>{_YEAR}){_E}", flags)),
         ("month_year", regex.compile(rf"{_B}{month}\s+(?P<year>{_YEAR}){_E}", flags)),
         ("year", regex.compile(
-            rf"(?:(?<={_B}(?i:{cues})\s+)(?P<year>{_YEAR}){_E}|{_B}(?P<year>{_YEAR})(?={follows}))")),
+            rf"(?:(?<={_B}(?i:{cues})\s+)(?P<year>{_YEAR}){_E}|{not_after}{_B}(?P<year>{_YEAR})(?={follows}))")),
     ]
 
 

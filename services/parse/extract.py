@@ -58,10 +58,11 @@ def extract_article(html: bytes | str, url: str | None = None, *, charset_hint: 
 
 
 def _extract(html: bytes | str, url: str | None, charset_hint: str | None) -> dict[str, Any]:
-    tree = parse_html(_markup(html, charset_hint))
+    markup = _markup(html, charset_hint)
+    tree = parse_html(markup)
     nodes = jsonld_nodes(tree)
     meta = extract_page_metadata(tree, url, nodes)
-    text = extract_body(tree, url, meta.title)
+    text = extract_body(tree, url, meta.title, markup)
     kind = page_type(url, meta.og_type, nodes, text, tree)
     if not text and (kind in (ARTICLE, OTHER) or not meta.title):
         raise ExtractionError("no main text in the page")

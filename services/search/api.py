@@ -51,10 +51,10 @@ def require_key(request: Request) -> None:
 
 async def query_embedding(q: str) -> list[float]:
     """The query's embedding, from the same model the enrich stage embeds articles with."""
-    from ..enrich.embedding import EmbeddingUnavailable, embed
+    from ..enrich.embedding import EmbeddingUnavailable, embed_query
 
     try:
-        return await asyncio.to_thread(embed, q)
+        return await asyncio.to_thread(embed_query, q)
     except EmbeddingUnavailable as exc:
         raise HTTPException(503, f"semantic search unavailable: {exc}") from None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from newsflow.enrich.dates import extract_dates
 
 
@@ -39,3 +41,31 @@ def test_counts_and_impossible_dates_are_not_dates():
 def test_german_function_words_are_not_weekdays():
     # dateparser's search_dates reads "mit" and "die" as Mittwoch and Dienstag.
     assert extract_dates("Gespräche mit Daniel Gross und die Ergebnisse", "de") == []
+
+
+@pytest.mark.parametrize("sentence", [
+    "Die Firma stellte 2000 neue Mitarbeiter ein.",
+    "Rund 1990 kleine Händler mussten im Winter schließen.",
+    "Der Verein zählt inzwischen 1990 aktive Mitglieder.",
+    "Etwa 2000 Menschen demonstrierten vor dem Rathaus.",
+    "Nach dem Sturm waren knapp 2000 Haushalte ohne Strom.",
+])
+def test_german_counts_before_an_adjective_or_after_an_amount_word_are_not_years(sentence):
+    assert extract_dates(sentence, "de") == []
+
+
+@pytest.mark.parametrize("sentence, year", [
+    ("Das Werk wurde 2013 von einem Konkurrenten übernommen.", "2013"),
+    ("Die Partei hat 2013 die Wahl knapp verloren.", "2013"),
+    ("Die Arbeitslosigkeit stieg 2009 deutlich.", "2009"),
+    ("Seit 2013 gelten neue Regeln.", "2013"),
+    ("Die Mauer fiel 1989, die Einheit folgte 1990.", "1990"),
+])
+def test_german_years_stay_years(sentence, year):
+    assert year in [found["date"] for found in extract_dates(sentence, "de")]
+
+
+def test_english_amounts_are_not_years():
+    assert extract_dates("About 1990 small traders closed last winter.", "en") == []
+    assert extract_dates("The firm hired 2000 new workers.", "en") == []
+    assert [d["date"] for d in extract_dates("The wall fell in 1989.", "en")] == ["1989"]

@@ -200,3 +200,28 @@ def test_no_entity_spans_a_line_break(corenlp_server):
         for entity in entities:
             assert "\n" not in entity["name"] and entity["count"] >= 1 and entity["first_offset"] >= 0
     assert "BASF" in [o["name"] for o in found["organizations"]]
+
+
+def test_a_project_named_after_a_city_leaves_the_city_a_place(corenlp_server):
+    text = (
+        "Der Bahnhof in Stuttgart wird seit Jahren umgebaut. Gegner des Projekts Stuttgart 21 "
+        "demonstrierten am Samstag in der Innenstadt. Der Oberbürgermeister von Stuttgart, Frank Nopper, "
+        "verteidigte das Projekt Stuttgart 21 vor dem Gemeinderat."
+    )
+    found = extract_entities(text, "de")
+    assert "Stuttgart" in names(found, "locations")
+    assert "Frank Nopper" in names(found, "persons")
+
+
+def test_english_pronouns_are_not_people(corenlp_server):
+    text = "He said the council would meet again. She told reporters that Angela Rayner had called her."
+    found = extract_entities(text, "en")
+    assert not names(found, "persons") & {"He", "She", "her"}
+    assert "Angela Rayner" in names(found, "persons")
+
+
+def test_gazetteer_names_inside_compounds_are_not_the_organisation():
+    from newsflow.enrich.gazetteer import gazetteer_mentions
+
+    text = "Die EU-Politik und die Ex-Nokia-Manager; die EU selbst und Siemens' Zahlen."
+    assert [m.text for m in gazetteer_mentions(text)] == ["EU", "Siemens"]

@@ -1,0 +1,79 @@
+"""Entities in French and Spanish, an empty field with its reason for other languages, and
+language identification on short and mixed-language texts."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsflow.core.envelope import make_event
+from newsflow.enrich.entities import UnsupportedLanguage, extract_entities
+from newsflow.enrich.language import detect_language
+from newsflow.enrich.stage import enrich
+
+from .test_enrich_entities import corenlp_server, names  # noqa: F401 - fixture
+
+
+def test_french_entities(corenlp_server):  # noqa: F811
+    text = (
+        "Le président Emmanuel Macron a reçu jeudi le chancelier Olaf Scholz à Paris. "
+        "Selon l'AFP, le constructeur Renault va fermer son usine de Flins d'ici la fin de l'année."
+    )
+    found = extract_entities(text, "fr")
+    assert {"Emmanuel Macron", "Olaf Scholz"} <= names(found, "persons")
+    assert "Renault" in names(found, "organizations")
+    assert {"Paris", "Flins"} <= names(found, "locations")
+
+
+def test_spanish_entities(corenlp_server):  # noqa: F811
+    text = (
+        "El presidente Pedro Sánchez se reunió el lunes en Madrid con la comisaria Teresa Ribera. "
+        "La empresa Telefónica anunció nuevos despidos en Barcelona."
+    )
+    found = extract_entities(text, "es")
+    assert {"Pedro Sánchez", "Teresa Ribera"} <= names(found, "persons")
+    assert "Telefónica" in names(found, "organizations")
+    assert {"Madrid", "Barcelona"} <= names(found, "locations")
+
+
+def test_other_languages_get_an_empty_field_and_the_reason():
+    with pytest.raises(UnsupportedLanguage, match="'it'"):
+        extract_entities("Il governo italiano ha approvato la legge di bilancio a Roma.", "it")
+    text = ("Il governo italiano ha approvato giovedì la nuova legge di bilancio. Il ministro "
+            "dell'economia ha presentato il testo al parlamento di Roma dopo una lunga discussione.")
+    event = make_event("news.parsed/1", "a" * 64, "t" * 32, {"url": "https://example.org/a", "title": "Legge",
+                                                            "text": text, "language": "it"}, "parse")
+    e = enrich(event, budget_s=30, embed=False)["payload"]["enrichment"]
+    assert e["language"]["code"] == "it"
+    assert e["entities"] == {"persons": [], "organizations": [], "locations": []}
+    assert "no named-entity model for language 'it'" in e["errors"]["entities"]
+
+
+@pytest.mark.parametrize("text, code", [
+    ("Der Bundestag hat am Donnerstag das neue Gesetz beschlossen.", "de"),
+    ("Le gouvernement a présenté jeudi son projet de loi.", "fr"),
+    ("El Gobierno aprobó el jueves la nueva ley.", "es"),
+    ("Neue Regeln für Start-ups", "de"),
+])
+def test_short_texts(text, code):
+    assert detect_language(text)["code"] == code
+
+
+def test_too_short_or_unclear_texts_are_undetermined():
+    # The caller then takes the page's declared language.
+    assert detect_language("Bahn streikt")["code"] is None
+    assert detect_language("Merkel besucht Paris")["code"] is None
+
+
+@pytest.mark.parametrize("text, code", [
+    ('Der Konzern teilte mit: "We are very happy with the results of this quarter and expect strong '
+     'growth", sagte der Chef am Montag in Berlin.', "de"),
+    ("Le ministre a déclaré: « Wir schaffen das, und zwar gemeinsam mit unseren Partnern » devant la "
+     "presse à Paris.", "fr"),
+    ("„Das ist ein großer Tag für die Stadt“, said the mayor of Munich on Tuesday after the vote in the council.", "en"),
+])
+def test_a_quotation_in_another_language_does_not_decide(text, code):
+    assert detect_language(text)["code"] == code
+
+
+def test_a_text_that_is_all_quotation_keeps_its_language():
+    assert detect_language('"Wir haben die Wahl gewonnen und werden jetzt regieren"')["code"] == "de"
