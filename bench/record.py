@@ -54,9 +54,12 @@ def machine() -> dict:
             "python": platform.python_version(), "system": platform.platform()}
 
 
-def write_result(path: Path, figures: dict, started: dict | None = None) -> None:
+def write_result(path: Path, figures: dict, started: dict | None = None) -> dict:
+    """Writes the figures with their "run" record; returns what was written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**figures, "run": run_info(started)}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    full = {**figures, "run": run_info(started)}
+    path.write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return full
 
 
 def _load() -> list[float]:
