@@ -27,7 +27,7 @@ SERVICE = "enrich"
 INPUT_SCHEMA = "news.parsed/1"
 OUTPUT_SCHEMA = "news.enriched/1"
 # Bump when what enrich() adds changes, so a replay can tell old documents from new.
-ENRICHMENT_VERSION = "enrich/0.2.0"
+ENRICHMENT_VERSION = "enrich/0.2.1"  # 0.2.1: keywords by yake-rust, links left out
 # The enrich service's own single-partition topic between enrich() and the clusters table
 # (see app.py); the stage's output goes there and on to news.enriched once clustered.
 CLUSTERING_TOPIC = "news.enrich.clustering"
