@@ -3,14 +3,25 @@
 that calls the same functions with no Kafka (the fetch stage's handler, parse(), enrich(),
 to_action() and write_batch()).
 
-    .venv/bin/python bench/e2e_bench.py [--pages 2000] [--parse-instances 1] [--out bench/results/e2e.json]
+    .venv/bin/python bench/e2e_bench.py [--pages 2000] [--paced-pages 300] [--services-first] [--out bench/results/e2e.json]
 
 Needs the shared Kafka, Elasticsearch and CoreNLP (`make up`); the services run as subprocesses
 under their own topic prefix and index alias, removed at the end. Latency is fetch-to-searchable:
 from the site seeing the page's request to the document appearing in a search of the alias
 (one poller measures both runs alike). Also: time per stage (the services' own
-newsflow_process_seconds histograms), RSS per service sampled every 0.5 s. Writes JSON and an
-SVG plot beside it (bench/results/e2e.svg).
+newsflow_process_seconds histograms), CPU seconds per article of every service process and of
+the servers (from /proc), RSS per service sampled every 0.5 s. Writes JSON and an SVG plot
+beside it (bench/results/e2e.svg).
+
+Like with like: the baseline parses and enriches NEWSFLOW_ENRICH_CONCURRENCY articles at a time,
+as the enrich service does; both are warmed first (models loaded, services consuming), and
+--services-first swaps their order. Then, `paced`: with the services still running, fresh pages
+are submitted at half the capacity just measured (--paced-fraction), evenly spaced, not as a
+backlog, for fetch-to-searchable latency in normal running.
+
+Run it on a CoreNLP server nobody else uses (CORENLP_PORT=9010 NEWSFLOW_VAR=/tmp/x
+infra/corenlp/corenlp.sh up; NEWSFLOW_CORENLP_URL=http://127.0.0.1:9010 NEWSFLOW_CORENLP_PID=...)
+for its CPU per article to be this run's alone.
 """
 
 from __future__ import annotations
@@ -35,11 +46,15 @@ RUN = uuid.uuid4().hex[:8]
 os.environ.update({"NEWSFLOW_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8", "NEWSFLOW_FETCH_HOST_DELAY": "0",
                    "NEWSFLOW_FETCH_HOST_CONCURRENCY": "8", "NEWSFLOW_INDEX_BATCH_SECONDS": "0.3",
                    "NEWSFLOW_LOG_LEVEL": "warning"})
+# As the enrich package sets for its service (services/enrich/__init__.py), before anything here
+# loads numpy: the baseline's embedding must not run on more BLAS threads than the service's.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import httpx  # noqa: E402
 from elasticsearch import Elasticsearch  # noqa: E402
 
 from bench.e2e_plot import write_svg  # noqa: E402
+from bench.record import run_started, write_result  # noqa: E402
 from newsflow.stages import WEB_PORT_OFFSETS  # noqa: E402
 from newsflow.core.envelope import make_event, utc_now, encode  # noqa: E402
 from newsflow.core.es import es_client  # noqa: E402
@@ -78,11 +93,13 @@ class Visibility:
     def _run(self) -> None:
         client = Elasticsearch(self.settings.elasticsearch_url, request_timeout=30)
         while not self._stop.is_set() and len(self.seen) < len(self.ids):
+            unseen = [i for i in self.ids if i not in self.seen][:10_000]
             found = client.options(ignore_status=(404, 503)).search(
-                index=self.settings.index_alias, query={"match_all": {}}, source=False, size=10_000)
+                index=self.settings.index_alias, query={"ids": {"values": unseen}}, source=False, size=len(unseen))
             now = time.monotonic()
             for hit in found.get("hits", {}).get("hits", []):
-                self.seen.setdefault(hit["_id"], now)
+                if hit["_id"] in self.ids:  # not the warm-up's pages, nor an earlier run's
+                    self.seen.setdefault(hit["_id"], now)
             time.sleep(0.25)
         client.close()
 
@@ -137,7 +154,57 @@ class RssSampler:
         self._thread.join(5)
 
     def summary(self) -> dict:
-        return {name: {"max_mb": round(max(v), 1), "mean_mb": round(statistics.fmean(v), 1)} for name, v in self.samples.items()}
+        """Peak and mean, and the mean of the first and last quarter of the run: flat memory
+        has last - first near zero."""
+        out = {}
+        for name, v in self.samples.items():
+            quarter = max(1, len(v) // 4)
+            first, last = statistics.fmean(v[:quarter]), statistics.fmean(v[-quarter:])
+            out[name] = {"max_mb": round(max(v), 1), "mean_mb": round(statistics.fmean(v), 1),
+                         "first_quarter_mb": round(first, 1), "last_quarter_mb": round(last, 1),
+                         "growth_mb": round(last - first, 1), "samples": len(v)}
+        return out
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far, from /proc (0 when it is gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids() -> dict[str, int]:
+    """The servers' pids from their pid files under NEWSFLOW_VAR; CoreNLP's from
+    NEWSFLOW_CORENLP_PID when the bench uses a server of its own."""
+    var = Path(os.environ.get("NEWSFLOW_VAR", REPO / ".var"))
+    files = {"kafka": var / "kafka" / "kafka.pid", "elasticsearch": var / "elasticsearch" / "es.pid",
+             "corenlp": var / "corenlp" / "corenlp.pid"}
+    pids = {}
+    for name, path in files.items():
+        try:
+            pids[name] = int(path.read_text().strip())
+        except (OSError, ValueError):
+            pass
+    if os.environ.get("NEWSFLOW_CORENLP_PID"):
+        pids["corenlp"] = int(os.environ["NEWSFLOW_CORENLP_PID"])
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds per article of each named process over a stretch of the run."""
+
+    def __init__(self, pids: dict[str, int | None]):
+        self.pids = pids
+        self.start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+    def per_article_ms(self, articles: int) -> dict[str, float]:
+        spent = {name: cpu_seconds(pid) - self.start[name] for name, pid in self.pids.items()}
+        out = {name: round(1000 * s / max(1, articles), 1) for name, s in spent.items()}
+        return out
 
 
 def request_event(url: str) -> dict:
@@ -147,14 +214,16 @@ def request_event(url: str) -> dict:
 
 async def baseline(settings: Settings, urls: list[str]) -> dict:
     """Everything in one process: pages fetched concurrently (the fetch stage's handler and
-    limits), parse + enrich one at a time in one worker thread (as a stage runs them), bulk
-    writes of up to 200 documents with the index stage's writer."""
+    limits), parse + enrich on as many worker threads as the enrich service enriches articles
+    at a time (NEWSFLOW_ENRICH_CONCURRENCY), bulk writes of up to 200 documents with the index
+    stage's writer."""
     es = es_client(settings)
     index = await ensure_index(es, settings)
     fetch = make_handler(settings, {}, Fetcher(settings))
-    worker = ThreadPoolExecutor(max_workers=1)
+    worker = ThreadPoolExecutor(max_workers=max(1, settings.enrich_concurrency))
     pending: list[dict] = []
     seconds = {"fetch": 0.0, "parse": 0.0, "enrich": 0.0, "index": 0.0}
+    lock = threading.Lock()
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -163,8 +232,9 @@ async def baseline(settings: Settings, urls: list[str]) -> dict:
         parsed = parse(raw)
         t1 = time.perf_counter()
         enriched = enrich(parsed)
-        seconds["parse"] += t1 - t0
-        seconds["enrich"] += time.perf_counter() - t1
+        with lock:
+            seconds["parse"] += t1 - t0
+            seconds["enrich"] += time.perf_counter() - t1
         return enriched
 
     async def one(url: str) -> None:
@@ -195,7 +265,7 @@ async def baseline(settings: Settings, urls: list[str]) -> dict:
     await write_task
     await es.close()
     worker.shutdown()
-    return {k: round(v, 2) for k, v in seconds.items()}
+    return {k: round(v, 2) for k, v in seconds.items()} | {"enrich_threads": max(1, settings.enrich_concurrency)}
 
 
 def stage_seconds(settings: Settings) -> dict:
@@ -222,7 +292,8 @@ async def submit(settings: Settings, urls: list[str]) -> None:
             await send(settings.topic("news.fetch.requests"), event["id"].encode(), encode(event, "news.fetch.request/1"))
 
 
-def run_services(settings: Settings, env: dict, urls: list[str], site: ArticleSite, parse_instances: int) -> dict:
+def run_services(settings: Settings, env: dict, urls: list[str], site: ArticleSite, parse_instances: int,
+                 warm_pages: int, paced_pages: int, paced_fraction: float) -> dict:
     asyncio.run(ensure_topics(settings))
     services = Services(env, REPO / ".var" / "logs" / f"bench-e2e-{RUN}")
     try:
@@ -231,19 +302,81 @@ def run_services(settings: Settings, env: dict, urls: list[str], site: ArticleSi
         for i in range(1, parse_instances):  # extra parse workers in the same group, on their own web ports
             start_extra(services, "parse", i)
         wait_until(lambda: all(_healthy(settings, s) for s in STAGES), 120, "services healthy")
+        def dead_letters() -> set[str]:
+            return {e.get("id") for e in read_topic(settings, "news.dlq", timeout_s=1.0)}
+
+        if warm_pages:  # models loaded, partitions assigned, connections open: not timed
+            with ArticleSite(warm_pages) as warm:
+                warm_urls = warm.article_urls()
+                with Visibility(settings, {article_id(u) for u in warm_urls}) as seen:
+                    asyncio.run(submit(settings, warm_urls))
+                    # A cold stage on a busy machine may time out on its first page: dead letters end the wait too.
+                    seen.wait(600, dead_letters)
         ids = {article_id(u) for u in urls}
+        pids = {name: proc.proc.pid for name, proc in services.procs.items()} | server_pids()
         with RssSampler(services) as rss, Visibility(settings, ids) as seen:
+            cpu = CpuMeter(pids)
             started = time.monotonic()
             asyncio.run(submit(settings, urls))
-            dead = seen.wait(3600, lambda: {e.get("id") for e in read_topic(settings, "news.dlq", timeout_s=1.0)})
+            dead = seen.wait(3600, dead_letters)
+            cpu_ms = cpu.per_article_ms(len(urls))
         elapsed = max(seen.seen.values()) - started
         latencies = [seen.seen[article_id(u)] - site.first_hit(u) for u in urls if article_id(u) in seen.seen]
-        return {"seconds": round(elapsed, 2), "articles_per_s": round(len(seen.seen) / elapsed, 2),
-                "searchable": len(seen.seen), "dead_lettered": sorted(dead),
-                "latency_s": percentiles(latencies), "stage_time": stage_seconds(settings), "rss": rss.summary(),
-                "parse_instances": parse_instances}
+        result = {"seconds": round(elapsed, 2), "articles_per_s": round(len(seen.seen) / elapsed, 2),
+                  "searchable": len(seen.seen), "dead_lettered": sorted(dead),
+                  "latency_s": percentiles(latencies), "stage_time": stage_seconds(settings),
+                  "cpu_ms_per_article": cpu_ms, "rss": rss.summary(), "parse_instances": parse_instances,
+                  "warm_pages": warm_pages}
+        print(json.dumps(result), flush=True)
+        if paced_pages:
+            rate = paced_fraction * result["articles_per_s"]
+            print(f"paced: {paced_pages} pages at {rate:.2f}/s ...", flush=True)
+            result["paced"] = run_paced(settings, paced_pages, rate, services, pids)
+        return result
     finally:
         services.stop_all()
+
+
+def run_paced(settings: Settings, pages: int, rate: float, services: Services, pids: dict) -> dict:
+    """Fresh pages submitted one every 1/rate seconds to the running services; latency from
+    the site seeing each request to the document being searchable."""
+    with ArticleSite(pages) as site:
+        urls = site.article_urls()
+        with RssSampler(services) as rss, Visibility(settings, {article_id(u) for u in urls}) as seen:
+            cpu = CpuMeter(pids)
+            started = time.monotonic()
+            asyncio.run(submit_paced(settings, urls, rate))
+            submitted = time.monotonic() - started
+            dead = seen.wait(600, lambda: {e.get("id") for e in read_topic(settings, "news.dlq", timeout_s=1.0)})
+            cpu_ms = cpu.per_article_ms(len(urls))
+        latencies = [seen.seen[article_id(u)] - site.first_hit(u) for u in urls if article_id(u) in seen.seen]
+    return {"pages": pages, "rate_per_s": round(rate, 2), "submitting_s": round(submitted, 1),
+            "searchable": len(seen.seen), "dead_lettered": len(dead), "latency_s": percentiles(latencies), "target_p95_s": 2.0,
+            "cpu_ms_per_article": cpu_ms, "rss": rss.summary(),
+            "index_batch_seconds": settings.index_batch_seconds, "refresh_interval": _refresh_interval(settings)}
+
+
+async def submit_paced(settings: Settings, urls: list[str], rate: float) -> None:
+    async with producer(settings) as send:
+        start = time.monotonic()
+        for i, url in enumerate(urls):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            event = request_event(url)
+            await send(settings.topic("news.fetch.requests"), event["id"].encode(), encode(event, "news.fetch.request/1"))
+
+
+def _refresh_interval(settings: Settings) -> str | None:
+    try:
+        client = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
+        found = client.indices.get_settings(index=settings.index_alias, name="index.refresh_interval", include_defaults=True)
+        client.close()
+        for body in found.values():
+            return (body.get("settings") or body.get("defaults") or {}).get("index", {}).get("refresh_interval")
+    except Exception:  # noqa: BLE001 - a figure for the report, not a failure of the run
+        return None
+    return None
 
 
 def start_extra(services: Services, name: str, i: int) -> None:
@@ -264,16 +397,23 @@ def _healthy(settings: Settings, stage: str) -> bool:
         return False
 
 
-def run_baseline(settings: Settings, urls: list[str], site: ArticleSite) -> dict:
+def run_baseline(settings: Settings, urls: list[str], site: ArticleSite, warm_pages: int) -> dict:
+    if warm_pages:  # models loaded, connections open: not timed
+        with ArticleSite(warm_pages) as warm:
+            asyncio.run(baseline(settings, warm.article_urls()))
     ids = {article_id(u) for u in urls}
+    pids = {"baseline": os.getpid()} | server_pids()
     with Visibility(settings, ids) as seen:
+        cpu = CpuMeter(pids)
         started = time.monotonic()
         spent = asyncio.run(baseline(settings, urls))
         seen.wait(600)
+        cpu_ms = cpu.per_article_ms(len(urls))
     elapsed = max(seen.seen.values()) - started
     latencies = [seen.seen[article_id(u)] - site.first_hit(u) for u in urls]
     return {"seconds": round(elapsed, 2), "articles_per_s": round(len(urls) / elapsed, 2),
-            "latency_s": percentiles(latencies), "stage_time_s": spent}
+            "latency_s": percentiles(latencies), "stage_time_s": spent, "cpu_ms_per_article": cpu_ms,
+            "warm_pages": warm_pages}
 
 
 def cleanup(settings: Settings) -> None:
@@ -288,9 +428,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--parse-instances", type=int, default=1)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--services-first", action="store_true", help="run the services before the baseline")
+    parser.add_argument("--warm-pages", type=int, default=40, help="untimed pages through each run first")
+    parser.add_argument("--paced-pages", type=int, default=300, help="pages submitted at a pace after the backlog (0: none)")
+    parser.add_argument("--paced-fraction", type=float, default=0.5, help="pace as a fraction of the measured capacity")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "e2e.json")
     args = parser.parse_args(argv)
     configure_logging("warning", "bench")
+    started = run_started()
 
     web_base = free_port() + 10
     env = {**os.environ, "NEWSFLOW_TOPIC_PREFIX": f"bench{RUN}.", "NEWSFLOW_INDEX_ALIAS": f"bench{RUN}-articles",
@@ -298,25 +443,36 @@ def main(argv: list[str]) -> int:
     svc_settings = Settings().replace(topic_prefix=env["NEWSFLOW_TOPIC_PREFIX"], index_alias=env["NEWSFLOW_INDEX_ALIAS"],
                                       web_port_base=web_base)
     base_settings = Settings().replace(index_alias=f"bench{RUN}-baseline")
-    result = {"pages": args.pages, "cpus": os.cpu_count()}
-    try:
-        # Two sites: each run's pages are fetched fresh, and first hits are per run.
-        if not args.skip_baseline:
-            with ArticleSite(args.pages) as site:
-                print(f"baseline: {args.pages} pages in one process ...", flush=True)
-                result["baseline"] = run_baseline(base_settings, site.article_urls(), site)
-                print(json.dumps(result["baseline"]), flush=True)
+    result = {"pages": args.pages, "cpus": os.cpu_count(), "enrich_concurrency": Settings().enrich_concurrency,
+              "order": ["services", "baseline"] if args.services_first else ["baseline", "services"]}
+    if args.skip_baseline:
+        result["order"] = ["services"]
+
+    def do_baseline() -> None:
+        with ArticleSite(args.pages) as site:  # each run's own site: pages fetched fresh, first hits per run
+            print(f"baseline: {args.pages} pages in one process ...", flush=True)
+            result["baseline"] = run_baseline(base_settings, site.article_urls(), site, args.warm_pages)
+            print(json.dumps(result["baseline"]), flush=True)
+
+    def do_services() -> None:
         with ArticleSite(args.pages) as site:
             print(f"services: {args.pages} pages through Kafka ...", flush=True)
-            result["services"] = run_services(svc_settings, env, site.article_urls(), site, args.parse_instances)
-            print(json.dumps(result["services"]), flush=True)
+            result["services"] = run_services(svc_settings, env, site.article_urls(), site, args.parse_instances,
+                                              args.warm_pages, args.paced_pages, args.paced_fraction)
+            if "paced" in result["services"]:
+                result["paced"] = result["services"].pop("paced")
+                print(json.dumps(result["paced"]), flush=True)
+
+    try:
+        for run in result["order"]:
+            do_baseline() if run == "baseline" else do_services()
     finally:
         cleanup(svc_settings)
         cleanup(base_settings)
     if "baseline" in result:
         result["ratio"] = round(result["services"]["articles_per_s"] / result["baseline"]["articles_per_s"], 3)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    result["target_articles_per_s"] = 20.0
+    result = write_result(args.out, result, started)
     write_svg(result, args.out.with_suffix(".svg"))
     print(f"ratio services/baseline: {result.get('ratio')}  -> {args.out}")
     return 0

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import httpx
 
+from record import write_result  # noqa: E402  (bench/ is on the path of a script run from it)
+
 TARGET_RATIO = 0.8
 
 
@@ -184,8 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = json.dumps(report, indent=2)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+        write_result(args.out, report)
     summary = {k: report[k] for k in ("pages", "concurrency", "ratio_fetcher_vs_httpx", "ratio_stage_vs_httpx", "meets_target")}
     for name in clients:
         summary[name] = f"{best[name]['pages_per_s']} pages/s, {best[name]['cpu_ms_per_page']} CPU ms/page"

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import trafilatura
 
+from record import write_result  # noqa: E402  (bench/ is on the path of a script run from it)
+
 from newsflow.parse.extract import PARSER_VERSION, ExtractionError, extract_article
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     results["memory"] = memory(pages, args.iterations)
     print_table(results)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        write_result(args.out, results)
         print(f"results written to {args.out}")
     return 0
 

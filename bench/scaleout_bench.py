@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from record import write_result  # noqa: E402  (bench/ is on the path of a script run from it)
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e_bench import REPO, RUN, start_extra  # noqa: E402  (sets the bench environment)
@@ -105,8 +107,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(rounds[-1]), flush=True)
     result = {"stage": "parse", "pages": args.pages, "cpus": os.cpu_count(), "rounds": rounds,
               "speedup": round(rounds[-1]["events_per_s"] / rounds[0]["events_per_s"], 2)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result)
     print(f"speedup with {args.max_instances} instances: {result['speedup']}  -> {args.out}")
     return 0
 

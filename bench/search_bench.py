@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 import orjson
+
+from record import write_result  # noqa: E402  (bench/ is on the path of a script run from it)
 from elasticsearch import Elasticsearch, helpers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -141,7 +143,7 @@ def main() -> int:
         print(f"  {name:22} {r['p50_ms']:>8} {r['p95_ms']:>8} {r['p99_ms']:>8}")
     print(f"  API p50 / direct p50: {result['api_over_direct_p50']}x")
     if args.out:
-        Path(args.out).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        write_result(Path(args.out), result)
     return 0
 
 

