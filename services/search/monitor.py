@@ -20,7 +20,7 @@ from ..core.backoff import backoff_delay
 from ..core.kafka import pipeline_status
 from ..core.logs import get_logger
 from ..core.settings import Settings
-from ..stages import WEB_PORT_OFFSETS
+from ..stages import STAGE_INPUTS, WEB_PORT_OFFSETS
 from .stats import DeadLetterTally, RateHistory, counter_totals, dead_letter_reason
 
 log = get_logger("newsflow.search.monitor")
@@ -97,7 +97,7 @@ class PipelineMonitor:
 
     async def _offsets(self) -> dict:
         try:
-            return await asyncio.wait_for(pipeline_status(self.settings), 20)
+            return await asyncio.wait_for(pipeline_status(self.settings, STAGE_INPUTS), 20)
         except Exception as exc:  # noqa: BLE001 - Kafka away: the rest of the page still answers
             return {"error": f"{type(exc).__name__}: {exc}"[:200]}
 

@@ -42,7 +42,10 @@ def dashboard(services, test_env, settings, sample_site):
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _ok(f"{base}/health"), 60, "the dashboard's search API")
         assert httpx.get(f"{base}/stats/pipeline", timeout=60).status_code == 200  # starts the monitor
-        # Flow starts after the first scrape, so every stage's events/s must rise above zero.
+        # Flow starts after the first scrape of every stage, so every stage's events/s must rise above zero.
+        wait_until(lambda: all(i["at"] for s in get(f"{base}/stats/pipeline")["stages"] for i in s["instances"] if i["up"] is not False)
+                   and all(any(i["up"] for i in s["instances"]) for s in get(f"{base}/stats/pipeline")["stages"]),
+                   60, "a first scrape of every stage")
         ids = submit([f"{sample_site}/{page}?dashboard=1" for page in PAGES] + [f"{sample_site}/no-such-page.html?dashboard=1"])
         for article_id in ids[:-1]:
             wait_until(lambda i=article_id: indexed(settings, i), 180, f"article {article_id}")
