@@ -116,8 +116,11 @@ def test_nothing_is_lost_while_a_broker_and_an_elasticsearch_node_are_down(clust
     raw, changelog = settings.topic("news.raw"), f"{settings.topic_prefix}newsflow-fetch-url-state-changelog"
     asyncio.run(ensure_topics(settings))
     asyncio.run(ensure_compacted_topic(settings, changelog, settings.partitions_for(6)))
-    found = asyncio.run(replicas(settings, [raw, changelog]))
-    assert found[raw] == ({3}, {3}, "2") and found[changelog] == ({3}, {3}, "2")
+    # (a broker's metadata may lag a creation a moment: ask until every partition is described)
+    wanted = {raw: ({3}, {3}, "2"), changelog: ({3}, {3}, "2")}
+    found = wait_until(lambda: (f := asyncio.run(replicas(settings, [raw, changelog]))) == wanted and f, 60,
+                       "every partition of both topics on 3 brokers, all in sync")
+    assert found == wanted
 
     async def send(start: int, n: int) -> None:
         async with producer(settings) as put:  # acks=all
