@@ -54,7 +54,7 @@ import httpx  # noqa: E402
 from elasticsearch import Elasticsearch  # noqa: E402
 
 from bench.e2e_plot import write_svg  # noqa: E402
-from bench.record import run_started, write_result  # noqa: E402
+from bench.record import cpu_seconds, run_started, write_result  # noqa: E402
 from newsflow.stages import WEB_PORT_OFFSETS  # noqa: E402
 from newsflow.core.envelope import make_event, utc_now, encode  # noqa: E402
 from newsflow.core.es import es_client  # noqa: E402
@@ -164,17 +164,6 @@ class RssSampler:
                          "first_quarter_mb": round(first, 1), "last_quarter_mb": round(last, 1),
                          "growth_mb": round(last - first, 1), "samples": len(v)}
         return out
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds of a process so far, from /proc (0 when it is gone)."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def server_pids() -> dict[str, int]:

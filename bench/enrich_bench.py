@@ -49,7 +49,8 @@ import numpy as np  # noqa: E402
 
 from newsflow.core.envelope import make_event  # noqa: E402
 from newsflow.core.ids import article_id  # noqa: E402
-from record import run_started, write_result  # noqa: E402
+from entities_bench import count  # noqa: E402
+from record import cpu_seconds, run_started, write_result  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -198,24 +199,14 @@ def corenlp_pid() -> int | None:
         return None
 
 
-def process_cpu(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def one_pass(pkg: SimpleNamespace, articles: list[tuple[str, dict]], server_pid: int | None, keep: dict | None) -> dict:
     times: dict[str, float] = defaultdict(float)
-    wall, cpu, server = time.perf_counter(), time.process_time(), process_cpu(server_pid)
+    wall, cpu, server = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
     for key, event in articles:
         enrichment = enrich_timed(pkg, event, times)
         if keep is not None:
             keep[key] = enrichment
-    wall, cpu, server = time.perf_counter() - wall, time.process_time() - cpu, process_cpu(server_pid) - server
+    wall, cpu, server = time.perf_counter() - wall, time.process_time() - cpu, cpu_seconds(server_pid) - server
     n = len(articles)
     return {"seconds": round(wall, 3), "articles_per_s": round(n / wall, 2),
             "cpu_ms_per_article": {"enrich_process": round(1000 * cpu / n, 1), "corenlp_server": round(1000 * server / n, 1),
@@ -262,18 +253,8 @@ def germeval(pkgs: list[SimpleNamespace]) -> dict:
     docs = score.load(GERMEVAL_SCORER.with_name("germeval2014-dev.tsv"), True)
     out = {}
     for pkg in pkgs:
-        counts = {t: [0, 0, 0, 0] for t in score.TYPES}
         started = time.perf_counter()
-        for d in docs:
-            found = pkg.entities.extract_entities(d["text"], "de")
-            for t, field in score.TYPES.items():
-                pred = {e["name"] for e in found.get(field, [])}
-                gold = {s for typ, s in d["gold"] if typ == t}
-                c = counts[t]
-                c[0] += sum(any(score.same(x, y) for y in gold) for x in pred)
-                c[1] += len(pred)
-                c[2] += sum(any(score.same(y, x) for x in pred) for y in gold)
-                c[3] += len(gold)
+        counts = count(score, docs, lambda text, pkg=pkg: pkg.entities.extract_entities(text, "de"))
         result = {"all": score.prf(*(sum(c[i] for c in counts.values()) for i in range(4)))}
         result.update({t: {k: v for k, v in score.prf(*c).items() if k in ("P", "R", "F1")} for t, c in counts.items()})
         result["documents"], result["seconds"] = len(docs), round(time.perf_counter() - started, 1)
