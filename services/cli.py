@@ -227,11 +227,9 @@ def cmd_replay(args) -> int:
 
 async def _require_kafka(settings) -> None:
     """Raises aiokafka's KafkaConnectionError at once when no broker answers."""
-    from aiokafka.admin import AIOKafkaAdminClient
+    from .core.kafka import admin_client
 
-    from .core.security import kafka_client_options
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_options(settings))
+    admin = admin_client(settings)
     await admin.start()
     await admin.close()
 

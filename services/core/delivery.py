@@ -31,13 +31,12 @@ import time
 from dataclasses import dataclass
 
 import faust
-from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP
 
 from .backoff import backoff_delay
+from .kafka import committed_offsets
 from .logs import get_logger
 from .offsets import PartitionOffsets
-from .security import kafka_client_options
 from .settings import Settings
 
 log = get_logger("newsflow.delivery")
@@ -67,7 +66,6 @@ def check_faust() -> None:
 class Token:
     """One message given to an agent: finishing it marks its offset in the assignment it began in."""
     part: PartitionOffsets
-    tp: TP
     offset: int
 
 
@@ -112,7 +110,7 @@ class Delivery:
             del self._seeking[tp]
         if not part.begin(message.offset):
             return None
-        return Token(part, tp, message.offset)
+        return Token(part, message.offset)
 
     def finish(self, token: Token) -> None:
         token.part.finish(token.offset)
@@ -200,14 +198,8 @@ class Delivery:
     async def _committed_offsets(self, tps: list[TP]) -> dict[TP, int]:
         if not tps:
             return {}
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, client_id="newsflow-delivery",
-                                    **kafka_client_options(self.settings))
-        await admin.start()
-        try:
-            found = await admin.list_consumer_group_offsets(self.app.conf.id, partitions=[_aio_tp(tp) for tp in tps])
-        finally:
-            await admin.close()
-        return {TP(tp.topic, tp.partition): meta.offset for tp, meta in found.items() if meta.offset >= 0}
+        found = await committed_offsets(self.settings, self.app.conf.id, tps)
+        return {TP(tp.topic, tp.partition): offset for tp, offset in found.items()}
 
     # --- messages faust did not deliver ---
 
@@ -250,12 +242,6 @@ class Delivery:
         self._seeking[tp] = (offset, time.monotonic())
         self._holes.pop(tp, None)
         await self.app.consumer.seek(tp, offset)
-
-
-def _aio_tp(tp: TP):
-    from aiokafka import TopicPartition
-
-    return TopicPartition(tp.topic, tp.partition)
 
 
 def _show(offsets: dict[TP, int]) -> dict[str, int]:

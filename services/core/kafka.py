@@ -11,6 +11,26 @@ from aiokafka.admin import AIOKafkaAdminClient
 from .security import kafka_client_options
 from .settings import Settings
 
+def admin_client(settings: Settings, client_id: str = "newsflow") -> AIOKafkaAdminClient:
+    """An admin client to the configured brokers, with the security options."""
+    return AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=client_id,
+                               **kafka_client_options(settings))
+
+
+async def committed_offsets(settings: Settings, group: str,
+                            partitions: list[TopicPartition] | None = None) -> dict[TopicPartition, int]:
+    """The group's committed offsets (of `partitions`, or of all it committed); a partition it
+    never committed is left out."""
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        wanted = [TopicPartition(tp.topic, tp.partition) for tp in partitions] if partitions is not None else None
+        found = await admin.list_consumer_group_offsets(group, partitions=wanted)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
+
+
 def group_id(stage: str, settings: Settings) -> str:
     """The stage's consumer group, which is also its faust app id."""
     return f"{settings.topic_prefix}newsflow-{stage}"
@@ -32,7 +52,7 @@ async def producer(settings: Settings):
 
 
 async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_options(settings))
+    admin = admin_client(settings)
     await admin.start()
     try:
         described = await admin.describe_topics(topics)
@@ -54,7 +74,7 @@ async def pipeline_status(settings: Settings, stage_inputs: tuple[tuple[str, str
     """Per (stage, input topic): messages, committed offsets and lag; dead letters; documents."""
     topics = [settings.topic(t) for t in (*(topic for _, topic in stage_inputs), "news.dlq")]
     ends = await end_offsets(settings, topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_options(settings))
+    admin = admin_client(settings)
     await admin.start()
     stages = []
     try:

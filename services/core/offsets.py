@@ -60,16 +60,9 @@ class PartitionOffsets:
     def first_missing(self) -> int | None:
         """The first offset at or after `committed` that no agent was given, while a later one
         was: a hole that only a seek back can fill. None when the begun offsets are unbroken."""
-        if not self.begun:
-            return None
-        end = self.committed
-        while end in self.begun:
-            end += 1
-        return end if end < max(self.begun) else None
+        end = self.next_expected()
+        return end if self.begun and end < max(self.begun) else None
 
     def next_expected(self) -> int:
         """The first offset at or after `committed` not begun: where reading must resume."""
-        end = self.committed
-        while end in self.begun:
-            end += 1
-        return end
+        return committable_end(self.committed, self.begun)

@@ -27,7 +27,7 @@ from .dlq import DLQ_SCHEMA, dead_letter_event
 from .envelope import InvalidEvent, decode, encode
 from .logs import get_logger
 from .metrics import DEAD_LETTERS, DEPENDENCY_WAITS, EVENTS_IN, EVENTS_OUT, IN_FLIGHT, PROCESS_SECONDS
-from .outage import DependencyUnavailable
+from .outage import while_unavailable
 from .settings import Settings, get_settings
 
 log = get_logger("newsflow.stage")
@@ -124,20 +124,13 @@ async def handle_message(spec: StageSpec, raw: bytes | None, settings: Settings,
 async def _call_until_available(spec: StageSpec, event: dict) -> dict | None:
     """The stage's function on one event; while a server it needs is down, wait and call again
     (see outage.py): the agent is busy meanwhile, so consumption pauses."""
-    attempt = 0
-    while True:
-        try:
-            if spec.is_async:
-                return await asyncio.wait_for(spec.handle(event), spec.time_limit_s)
-            loop = asyncio.get_running_loop()
-            return await asyncio.wait_for(loop.run_in_executor(spec._executor, spec.handle, event), spec.time_limit_s)
-        except DependencyUnavailable as exc:
-            attempt += 1
-            delay = backoff_delay(attempt, cap=30.0, base=0.5)
-            DEPENDENCY_WAITS.labels(spec.name, exc.dependency).inc()
-            log.warning("dependency unavailable: waiting before trying the input again", dependency=exc.dependency,
-                        reason=exc.reason[:300], attempt=attempt, delay_s=round(delay, 2))
-            await asyncio.sleep(delay)
+    async def call() -> dict | None:
+        if spec.is_async:
+            return await asyncio.wait_for(spec.handle(event), spec.time_limit_s)
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(loop.run_in_executor(spec._executor, spec.handle, event), spec.time_limit_s)
+
+    return await while_unavailable(call, lambda exc: DEPENDENCY_WAITS.labels(spec.name, exc.dependency).inc())
 
 
 async def send_acknowledged(app: faust.App, out: Outgoing) -> None:

@@ -6,17 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from .kafka import admin_client
 from .schemas import TopicSpec, topic_catalogue
-from .security import kafka_client_options
 from .settings import Settings
-
-
-def admin_client(settings: Settings, client_id: str = "newsflow-topics") -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=client_id,
-                               **kafka_client_options(settings))
 
 
 def cluster_config(settings: Settings) -> dict[str, str]:
@@ -38,7 +33,7 @@ def new_compacted_topic(settings: Settings, name: str, partitions: int) -> NewTo
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create every topic of schemas/topics.yaml that is missing; return the names created."""
-    admin = admin_client(settings)
+    admin = admin_client(settings, "newsflow-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -58,7 +53,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
 # table whose changelog that is: so compacted topics are created and waited for until every
 # partition has a leader, before the worker starts.
 async def ensure_compacted_topic(settings: Settings, name: str, partitions: int, wait_s: float = 30.0) -> None:
-    admin = admin_client(settings)
+    admin = admin_client(settings, "newsflow-topics")
     await admin.start()
     try:
         if name not in set(await admin.list_topics()):

@@ -11,7 +11,6 @@ until the swap, so a missing index stalls the writes instead of auto-creating on
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass, field
 
@@ -19,12 +18,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from elasticsearch import AsyncElasticsearch
 from tqdm import tqdm
 
-from ..core.backoff import backoff_delay
 from ..core.envelope import decode
 from ..core.es import es_client
 from ..core.kafka import end_offsets
-from ..core.logs import get_logger
-from ..core.outage import DependencyUnavailable
+from ..core.outage import while_unavailable
 from ..core.security import kafka_client_options
 from ..core.settings import Settings
 from ..index.layout import ensure_index, physical_index
@@ -32,7 +29,6 @@ from ..index.removals import write_removals
 from ..index.sink import write_events
 from .runner import read_range
 
-log = get_logger("newsflow.reindex")
 
 SOURCES = ("news.enriched", "news.raw")
 
@@ -71,17 +67,13 @@ def _to_document_event(source: str, raw: bytes, clusters: dict) -> dict:
 
 async def _document_event(source: str, raw: bytes, clusters: dict) -> dict | Exception:
     """As above; while a server the stages need is down, wait for it (core/outage.py)."""
-    attempt = 0
-    while True:
-        try:
-            return _to_document_event(source, raw, clusters)
-        except DependencyUnavailable as exc:
-            attempt += 1
-            delay = backoff_delay(attempt, cap=30.0)
-            log.warning("dependency unavailable, waiting", dependency=exc.dependency, reason=exc.reason[:300], delay_s=round(delay, 2))
-            await asyncio.sleep(delay)
-        except Exception as exc:  # noqa: BLE001 - the live pipeline dead-lettered it already
-            return exc
+    async def call() -> dict:
+        return _to_document_event(source, raw, clusters)
+
+    try:
+        return await while_unavailable(call)
+    except Exception as exc:  # noqa: BLE001 - the live pipeline dead-lettered it already
+        return exc
 
 
 def _given(event: dict | Exception) -> dict:

@@ -26,7 +26,8 @@ from newsflow.core.es import es_client
 from newsflow.index.layout import ensure_index, template_name
 from newsflow.core.kafka import end_offsets, producer
 from newsflow.core.settings import Settings
-from newsflow.core.topics import admin_client, ensure_compacted_topic, ensure_topics
+from newsflow.core.kafka import admin_client
+from newsflow.core.topics import ensure_compacted_topic, ensure_topics
 from newsflow.index.documents import to_action
 from newsflow.index.writer import write_batch
 

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from newsflow.core.envelope import encode, make_event, utc_now
 from newsflow.core.ids import article_id, new_trace_id
-from newsflow.core.kafka import end_offsets
+from newsflow.core.kafka import admin_client, committed_offsets, end_offsets
 from newsflow.core.settings import Settings
 
 from .conftest import REPO, free_port, wait_until
@@ -94,15 +93,6 @@ async def send_to(settings: Settings, topic: str, partition: int, values: list[b
         await producer.stop()
 
 
-async def committed(settings: Settings, group: str) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        return {tp: meta.offset for tp, meta in (await admin.list_consumer_group_offsets(group)).items()}
-    finally:
-        await admin.close()
-
-
 @pytest.fixture
 def probe_prefix(stack) -> str:
     return f"probe{uuid.uuid4().hex[:8]}."
@@ -110,7 +100,7 @@ def probe_prefix(stack) -> str:
 
 def topic_ready(settings: Settings, topic: str) -> bool:
     async def go():
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = admin_client(settings)
         await admin.start()
         try:
             if topic not in await admin.list_topics():
@@ -140,19 +130,19 @@ def test_a_slow_message_at_the_head_holds_its_partition_commit_through_a_sigkill
         wait_until(lambda: rest_ids <= done_ids(worker.journal) and head_id in begun_ids(worker.journal), 90,
                    "the nine later messages handled while the head sleeps")
         tp0, tp1 = TopicPartition(topic, 0), TopicPartition(topic, 1)
-        wait_until(lambda: asyncio.run(committed(settings, group)).get(tp1) == warm_offset + 1, 30,
+        wait_until(lambda: asyncio.run(committed_offsets(settings, group)).get(tp1) == warm_offset + 1, 30,
                    "the warm-up's offset committed")
         time.sleep(3 * settings.commit_interval_s)  # several commit rounds with the later messages done
         assert head_id not in done_ids(worker.journal), "the kill must hit the head message in flight"
         worker.kill()
-        position = asyncio.run(committed(settings, group)).get(tp0, -1)
+        position = asyncio.run(committed_offsets(settings, group)).get(tp0, -1)
         assert position <= offsets[0], f"committed {position} past the head message at {offsets[0]} still in flight"
 
         # A new worker reads the head again (and the later ones, which is the price of at-least-once).
         restarted = Probe(tmp_path, probe_prefix, "b").start()
         try:
             wait_until(lambda: head_id in done_ids(worker.journal), 120, "the head message handled after the restart")
-            wait_until(lambda: asyncio.run(committed(settings, group)).get(tp0) == offsets[-1] + 1, 60,
+            wait_until(lambda: asyncio.run(committed_offsets(settings, group)).get(tp0) == offsets[-1] + 1, 60,
                        "partition 0 committed to its end")
         finally:
             restarted.kill()
@@ -181,7 +171,7 @@ def test_a_rebalance_with_messages_in_flight_loses_none(tmp_path, probe_prefix):
         second.start()  # the group rebalances while the first worker has messages in flight
         wait_until(lambda: sent <= done_ids(first.journal), 240, "every message handled")
         ends = asyncio.run(end_offsets(settings, [topic]))
-        wait_until(lambda: asyncio.run(committed(settings, group)) == ends, 60, "every partition committed to its end")
+        wait_until(lambda: asyncio.run(committed_offsets(settings, group)) == ends, 60, "every partition committed to its end")
         assert {pid for _, _, pid in journal(first.journal)} == {first.proc.pid, second.proc.pid}, "both workers took part"
         revoked = first.logged("partitions revoked")
         assert any(r["in_flight"] for r in revoked), f"no message was in flight at the rebalance: {revoked}"

@@ -18,11 +18,10 @@ from datetime import datetime, timedelta, timezone
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from newsflow.core.envelope import encode, make_event
 from newsflow.core.ids import new_trace_id
-from newsflow.core.kafka import end_offsets, group_id
+from newsflow.core.kafka import committed_offsets, end_offsets, group_id
 from newsflow.core.settings import Settings
 from newsflow.core.topics import ensure_topics
 
@@ -148,16 +147,7 @@ def send(settings: Settings, values: list[bytes], key: bytes = b"k") -> None:
 
 
 def committed(settings: Settings) -> dict:
-    async def go():
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-        await admin.start()
-        try:
-            offsets = await admin.list_consumer_group_offsets(group_id("index", settings))
-        finally:
-            await admin.close()
-        return {tp: meta.offset for tp, meta in offsets.items()}
-
-    return asyncio.run(go())
+    return asyncio.run(committed_offsets(settings, group_id("index", settings)))
 
 
 def settled(settings: Settings, timeout_s: float = 60) -> None:

@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from newsflow.core.ids import article_id
-from newsflow.core.kafka import end_offsets, group_id
+from newsflow.core.kafka import committed_offsets, end_offsets, group_id
 from newsflow.core.settings import Settings
 from newsflow.core.topics import ensure_topics
 
@@ -148,17 +148,10 @@ def refresh(settings: Settings) -> None:
 
 def index_settled(settings: Settings) -> bool:
     async def go():
-        from aiokafka.admin import AIOKafkaAdminClient
-
         topics = [settings.topic("news.enriched"), settings.topic("news.removed")]
         ends = {tp: end for tp, end in (await end_offsets(settings, topics)).items() if end}
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-        await admin.start()
-        try:
-            committed = await admin.list_consumer_group_offsets(group_id("index", settings))
-        finally:
-            await admin.close()
-        return all(committed.get(tp) and committed[tp].offset >= end for tp, end in ends.items())
+        committed = await committed_offsets(settings, group_id("index", settings))
+        return all(committed.get(tp, 0) >= end for tp, end in ends.items())
 
     return asyncio.run(go())
 
