@@ -3,13 +3,23 @@ per-stage offsets and lag that `newsflow status` shows."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
+from .backoff import backoff_delay
 from .security import kafka_client_options
 from .settings import Settings
+
+
+# A broker answers "coordinator not available" or "loading" for a while after it starts (it
+# creates and loads __consumer_offsets on the first group request): wait that out, not longer.
+COORDINATOR_WAIT_S = 30.0
+
 
 def admin_client(settings: Settings, client_id: str = "newsflow") -> AIOKafkaAdminClient:
     """An admin client to the configured brokers, with the security options."""
@@ -24,11 +34,28 @@ async def committed_offsets(settings: Settings, group: str,
     admin = admin_client(settings)
     await admin.start()
     try:
-        wanted = [TopicPartition(tp.topic, tp.partition) for tp in partitions] if partitions is not None else None
-        found = await admin.list_consumer_group_offsets(group, partitions=wanted)
+        return await group_offsets(admin, group, partitions)
     finally:
         await admin.close()
-    return {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
+
+
+async def group_offsets(admin: AIOKafkaAdminClient, group: str,
+                        partitions: list[TopicPartition] | None = None) -> dict[TopicPartition, int]:
+    """`committed_offsets` on an open admin client, asked again while the broker's answer is a
+    retriable error (its group coordinator still starting), for up to COORDINATOR_WAIT_S."""
+    wanted = [TopicPartition(tp.topic, tp.partition) for tp in partitions] if partitions is not None else None
+    deadline = time.monotonic() + COORDINATOR_WAIT_S
+    attempt = 0
+    while True:
+        try:
+            found = await admin.list_consumer_group_offsets(group, partitions=wanted)
+            return {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
+        except KafkaError as exc:
+            attempt += 1
+            delay = backoff_delay(attempt, cap=2.0)
+            if not exc.retriable or time.monotonic() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)
 
 
 def group_id(stage: str, settings: Settings) -> str:
@@ -80,9 +107,9 @@ async def pipeline_status(settings: Settings, stage_inputs: tuple[tuple[str, str
     try:
         for stage, topic in stage_inputs:
             topic = settings.topic(topic)
-            committed = await admin.list_consumer_group_offsets(group_id(stage, settings))
+            committed = await group_offsets(admin, group_id(stage, settings))
             total = sum(v for tp, v in ends.items() if tp.topic == topic)
-            done = sum(max(meta.offset, 0) for tp, meta in committed.items() if tp.topic == topic)
+            done = sum(offset for tp, offset in committed.items() if tp.topic == topic)
             stages.append({"stage": stage, "topic": topic, "messages": total, "committed": done, "lag": total - done})
     finally:
         await admin.close()
