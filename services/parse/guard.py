@@ -1,5 +1,10 @@
 """A time limit for one extraction, enforced in whichever thread runs it.
 
+The limit is on the thread's own CPU time, not on the wall clock: a page that makes the
+extractor work too long is refused on any machine, while a busy machine (other stages, other
+processes, a GIL shared with the other worker thread) stretches an ordinary page's wall time
+without turning it into a dead letter. Extraction does no I/O, so its CPU time is its work.
+
 The parse stage runs extraction in a worker thread, where signals cannot reach: a watchdog
 thread raises `TimeLimitExceeded` inside the guarded thread instead (CPython's
 PyThreadState_SetAsyncExc). It lands between two bytecodes, so a single long C call (an lxml
@@ -29,8 +34,18 @@ class TimeLimitExceeded(BaseException):
 class _Guard:
     def __init__(self, seconds: float) -> None:
         self.thread_id = threading.get_ident()
-        self.deadline = time.monotonic() + seconds
+        self.clock = time.pthread_getcpuclockid(self.thread_id)
+        # CPU seconds of the thread at which to strike
+        self.deadline = time.clock_gettime(self.clock) + seconds
         self.fired = False
+
+    def left(self) -> float:
+        """CPU seconds left before the strike. A thread's CPU time grows no faster than the
+        wall clock, so the watchdog may sleep this long without overshooting."""
+        try:
+            return self.deadline - time.clock_gettime(self.clock)
+        except OSError:  # the thread is gone (its block ended): nothing to strike
+            return float("inf")
 
 
 class _Watchdog:
@@ -59,14 +74,16 @@ class _Watchdog:
     def _watch(self) -> None:
         with self._changed:
             while True:
-                now = time.monotonic()
+                waits = []
                 for guard in self._guards:
-                    if guard.deadline <= now:
+                    left = guard.left()
+                    if left <= 0:
                         guard.fired = True
-                        guard.deadline = now + RESTRIKE_S
+                        guard.deadline += RESTRIKE_S - left
+                        left = RESTRIKE_S
                         _set_async_exc(ctypes.c_ulong(guard.thread_id), ctypes.py_object(TimeLimitExceeded))
-                next_deadline = min((guard.deadline for guard in self._guards), default=None)
-                self._changed.wait(None if next_deadline is None else max(next_deadline - now, 0.001))
+                    waits.append(left)
+                self._changed.wait(min(max(min(waits), 0.001), 1.0) if waits else None)
 
 
 _watchdog = _Watchdog()
@@ -74,7 +91,8 @@ _watchdog = _Watchdog()
 
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
-    """Raise TimeLimitExceeded in the current thread if the block runs longer than `seconds`."""
+    """Raise TimeLimitExceeded in the current thread if the block uses more than `seconds` of
+    this thread's CPU time."""
     guard = _Guard(seconds)
     _watchdog.arm(guard)
     try:

@@ -306,7 +306,15 @@ def test_nothing_lost_duplicated_or_stuck_under_chaos(chaos_env):
             assert all(chaos.kills[s] >= KILLS_EACH for s in STAGES)
 
             es_url = env["NEWSFLOW_ELASTICSEARCH"]
-            wait_until(lambda: len(_indexed(settings, es_url)) >= ARTICLES, 1800, f"{ARTICLES} articles indexed", interval=3)
+            failing_ids = {article_id(u) for u in failing}
+
+            def indexed_or_lost() -> bool:
+                # an article dead-lettered is never indexed: say so now rather than after the deadline
+                lost = [e for e in read_topic(settings, "news.dlq", timeout_s=1) if e["id"] not in failing_ids]
+                assert not lost, f"articles dead-lettered: {[(e['payload']['stage'], e['payload']['reason'][:80]) for e in lost]}"
+                return len(_indexed(settings, es_url)) >= ARTICLES
+
+            wait_until(indexed_or_lost, 1800, f"{ARTICLES} articles indexed", interval=5)
             took = time.monotonic() - started
             lags = wait_until(lambda: (l := _lags(settings)) and "error" not in l and not any(l.values()) and l, 120,
                               "every consumer group caught up", interval=2)
