@@ -348,16 +348,20 @@ def cmd_dlq_show(args) -> int:
 
 def cmd_dlq_redrive(args) -> int:
     from .core.settings import get_settings
-    from .dlq.redrive import redrive
+    from .dlq.redrive import RedriveFenced, redrive
 
     selection = _selection(args)
     if selection.is_everything() and not args.all:
         raise CliError("redrive which dead letters? give --stage, --error, --since, --until or --id, or --all", status=2)
-    report = asyncio.run(redrive(get_settings(), selection, dry_run=args.dry_run, show_progress=not args.quiet))
+    try:
+        report = asyncio.run(redrive(get_settings(), selection, dry_run=args.dry_run, show_progress=not args.quiet))
+    except RedriveFenced as exc:
+        raise CliError(str(exc)) from None
     verb = "would redrive" if report.dry_run else "redrove"
     where = ", ".join(f"{n} to {topic}" for topic, n in sorted(report.sent.items())) or "none"
+    claimed = f", {report.claimed} being sent by another redrive" if report.claimed else ""
     print(f"{verb} {report.total_sent} of {report.selected} selected dead letters ({where}); "
-          f"{report.already} already redriven before, {report.unroutable} with no stage to go to")
+          f"{report.already} already redriven before, {report.unroutable} with no stage to go to{claimed}")
     return 0
 
 

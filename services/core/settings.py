@@ -115,6 +115,11 @@ class Settings:
     # change, re-enrich (newsflow replay --topic news.parsed) before semantic search.
     embedding_model: str = _from_env("NEWSFLOW_EMBEDDING_MODEL", "all-minilm-l6-v2")
 
+    # --- dead letters (services/dlq) ---
+    # A letter claimed by a redrive that has not confirmed it this long after is sent again by
+    # the next redrive (its run died between claim and send); a live claimer is never overtaken.
+    dlq_claim_timeout_s: float = _from_env("NEWSFLOW_DLQ_CLAIM_TIMEOUT", "600", float)
+
     # --- dashboard (services/search) ---
     # The stages' Prometheus endpoints the dashboard scrapes for events/s, as stage=URL pairs
     # (comma-separated; a stage may appear more than once, one URL per instance). Empty: each
