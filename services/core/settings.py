@@ -128,6 +128,9 @@ class Settings:
     # How often the dashboard scrapes them, and the window its events/s are averaged over.
     dashboard_scrape_interval_s: float = _from_env("NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL", "10", float)
     dashboard_rate_window_s: float = _from_env("NEWSFLOW_DASHBOARD_RATE_WINDOW", "60", float)
+    # How far back its events/s history goes (the sparklines), kept in the Elasticsearch index
+    # <alias>-dashboard-samples so a restarted search API shows it again; older samples are deleted.
+    dashboard_history_s: float = _from_env("NEWSFLOW_DASHBOARD_HISTORY", "3600", float)
 
     # --- running on a cluster (README "Running on a cluster"); defaults are right for one node ---
     # Replication factor of every topic the services create: the catalogue's, faust's changelogs
