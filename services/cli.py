@@ -234,27 +234,17 @@ async def _require_kafka(settings) -> None:
     await admin.close()
 
 
-async def _month_partitioned(settings) -> bool:
-    from .core.es import es_client
-    from .index.placement import month_layout
-
-    async with es_client(settings) as es:
-        return await month_layout(es, settings.index_alias) is not None
-
-
 def cmd_reindex(args) -> int:
     from .core.settings import get_settings
     from .replay.reindex import reindex
 
     # Kafka first: the new index is made before the topic is read, and should not be left empty.
     asyncio.run(_require_kafka(get_settings()))
-    if asyncio.run(_month_partitioned(get_settings())):
-        raise CliError("the alias is partitioned by month, which the reindex does not build yet "
-                       "(README: Reindexing with months)", status=2)
     report = asyncio.run(reindex(get_settings(), args.source, show_progress=not args.quiet))
     print(f"reindexed {report.indexed} documents from {report.source} into {report.new_index} "
           f"({report.caught_up} caught up, {report.skipped} skipped); alias now on {report.new_index}, "
-          f"{report.old_index} kept (delete it with: curl -XDELETE {get_settings().elasticsearch_url}/{report.old_index})")
+          f"{report.old_index} kept (delete it with: curl -XDELETE {get_settings().elasticsearch_url}/"
+          f"{','.join(report.old_indices) or report.old_index})")
     return 0
 
 

@@ -65,8 +65,9 @@ def _day(value) -> date | None:
 
 def month_of(doc: dict) -> str:
     """The month a new article is filed under: its publication day when usable, else its fetch
-    day. `doc` has the article fields (`published`, `fetched_at`, required by the schema)."""
-    fetched = datetime.fromisoformat(doc["fetched_at"].replace("Z", "+00:00")).date()
+    day. `doc` has the article fields (`published`, `fetched_at`, required by the schema); a
+    takedown of an article never indexed is filed by its `removed_at`."""
+    fetched = datetime.fromisoformat((doc.get("fetched_at") or doc["removed_at"]).replace("Z", "+00:00")).date()
     published = _day(doc.get("published"))
     if published is not None and EARLIEST <= published <= fetched + FUTURE_TOLERANCE:
         return published.strftime(MONTH_FORMAT)

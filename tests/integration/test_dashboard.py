@@ -26,6 +26,7 @@ pytestmark = pytest.mark.integration
 PAGES = ("mark-zuckerbergs-seltsame-aktionen.html", "berlin-tram-extension.html", "river-cleanup-volunteers.html",
          "chip-startup-funding.html", "stadtfest-programm.html")
 SCREENSHOT = REPO / ".var" / "screenshots" / "dashboard.png"
+HISTORY_S = "600"  # sparklines of 10 minutes: a point per 5 s, so the test's minutes make several
 
 
 def dashboard_urls(test_env, nobody: int | None = None) -> str:
@@ -41,7 +42,7 @@ def dashboard_urls(test_env, nobody: int | None = None) -> str:
 def dashboard(services, test_env, settings, sample_site):
     port, nobody = free_port(), free_port()
     env = {**test_env, "NEWSFLOW_SEARCH_PORT": str(port), "NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL": "1",
-           "NEWSFLOW_DASHBOARD_RATE_WINDOW": "300",
+           "NEWSFLOW_DASHBOARD_RATE_WINDOW": "300", "NEWSFLOW_DASHBOARD_HISTORY": HISTORY_S,
            "NEWSFLOW_STAGE_METRICS_URLS": dashboard_urls(test_env, nobody)}
     log = open(REPO / ".var" / "logs" / f"test-dashboard-{port}.log", "ab")
     proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", "search"], env=env, stdout=log,
@@ -177,7 +178,8 @@ def test_a_restarted_api_still_shows_the_history(dashboard, test_env, settings):
     started = time.time()
     port = free_port()
     env = {**test_env, "NEWSFLOW_SEARCH_PORT": str(port), "NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL": "1",
-           "NEWSFLOW_DASHBOARD_RATE_WINDOW": "300", "NEWSFLOW_STAGE_METRICS_URLS": dashboard_urls(test_env)}
+           "NEWSFLOW_DASHBOARD_RATE_WINDOW": "300", "NEWSFLOW_DASHBOARD_HISTORY": HISTORY_S,
+           "NEWSFLOW_STAGE_METRICS_URLS": dashboard_urls(test_env)}
     log = open(REPO / ".var" / "logs" / f"test-dashboard-{port}.log", "ab")
     proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", "search"], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
