@@ -273,24 +273,26 @@ def cmd_dlq_list(args) -> int:
     shown = letters[-args.limit:] if args.limit else letters
     if args.json:
         for letter in shown:
-            print(orjson.dumps(_row(letter, found.redriven)).decode())
+            print(orjson.dumps(_row(letter, found.redriven, found.claimed)).decode())
     else:
         print(f"{'id':>8}  {'failed at':20}  {'stage':6} {'error':24} {'article':32} {'redriven':8}  reason")
         for letter in shown:
-            row = _row(letter, found.redriven)
+            row = _row(letter, found.redriven, found.claimed)
+            state = "yes" if row["redriven"] else "claimed" if row["claimed"] else "no"
             print(f"{row['id']:>8}  {row['failed_at']:20}  {row['stage']:6} {row['error'][:24]:24} {row['article']:32} "
-                  f"{'yes' if row['redriven'] else 'no':8}  {row['reason'][:100]}")
+                  f"{state:8}  {row['reason'][:100]}")
     if len(shown) < len(letters):
         print(f"({len(letters) - len(shown)} earlier dead letters not shown: --limit 0 shows all)", file=sys.stderr)
     _say_unreadable(found)
     return 0
 
 
-def _row(letter, redriven) -> dict:
+def _row(letter, redriven, claimed=frozenset()) -> dict:
     from .dlq.letters import iso_utc
 
     return {"id": letter.position, "failed_at": iso_utc(letter.failed_at), "stage": letter.stage, "error": letter.error,
-            "article": letter.letter_id, "redriven": letter.position in redriven, "topic": letter.topic,
+            "article": letter.letter_id, "redriven": letter.position in redriven, "claimed": letter.position in claimed,
+            "topic": letter.topic,
             "reason": " ".join(letter.reason.split())}
 
 
