@@ -106,6 +106,21 @@ def swap_actions(alias: str, old: list[str], new: list[str]) -> list[dict]:
     return actions
 
 
+def generation_swap_actions(alias: str, serving, new: list[str]) -> list[dict]:
+    """`swap_actions` for a reindex of month indices: the old generations' months are removed by
+    pattern (`<alias>-vN-*`), so a month the live index stage created in the alias while the
+    new generation was being built leaves the alias in the same atomic step."""
+    new_generations = {p.generation for n in new if (p := parse_index(alias, n))}
+    old = set()
+    for name in serving:
+        parsed = parse_index(alias, name)
+        if parsed and parsed.month and parsed.generation not in new_generations:
+            old.add(f"{alias}-v{parsed.generation}-*")
+        else:
+            old.add(name)
+    return swap_actions(alias, sorted(old), new)
+
+
 def with_cluster_settings(template: dict, alias: str, shards: int, replicas: int) -> dict:
     """The project's template for this alias, with the shards and replicas of the settings."""
     template = {**template, "index_patterns": [f"{alias}-v*"]}

@@ -31,7 +31,7 @@ from ..core.kafka import end_offsets
 from ..core.outage import while_unavailable
 from ..core.security import kafka_client_options
 from ..core.settings import Settings
-from ..index.indices import index_name, next_generation, parse_index, swap_actions
+from ..index.indices import generation_swap_actions, index_name, next_generation, parse_index
 from ..index.layout import ensure_index, physical_index
 from ..index.placement import month_layout
 from ..index.removals import write_removals
@@ -194,7 +194,7 @@ async def _reindex_months(es: AsyncElasticsearch, settings: Settings, source: st
             await es.indices.create(index=new[0])
         await es.indices.refresh(index=built)
         # One atomic alias change: searches see every old month, or every new one.
-        await es.indices.update_aliases(actions=swap_actions(alias, serving, new))
+        await es.indices.update_aliases(actions=generation_swap_actions(alias, serving, new))
         report.new_index = months_text(alias, new)
         # Whatever the live index stage wrote to the old months meanwhile, through the alias.
         latest = await end_offsets(settings, topics)
