@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 PAGES = ("mark-zuckerbergs-seltsame-aktionen.html", "berlin-tram-extension.html", "river-cleanup-volunteers.html",
          "chip-startup-funding.html", "stadtfest-programm.html")
 SCREENSHOT = REPO / ".var" / "screenshots" / "dashboard.png"
-HISTORY_S = "600"  # sparklines of 10 minutes: a point per 5 s, so the test's minutes make several
+HISTORY_S = "1800"  # sparklines of 30 minutes: a point per 15 s, so the minutes of this module make several
 
 
 def dashboard_urls(test_env, nobody: int | None = None) -> str:
