@@ -234,27 +234,17 @@ async def _require_kafka(settings) -> None:
     await admin.close()
 
 
-async def _month_partitioned(settings) -> bool:
-    from .core.es import es_client
-    from .index.placement import month_layout
-
-    async with es_client(settings) as es:
-        return await month_layout(es, settings.index_alias) is not None
-
-
 def cmd_reindex(args) -> int:
     from .core.settings import get_settings
     from .replay.reindex import reindex
 
     # Kafka first: the new index is made before the topic is read, and should not be left empty.
     asyncio.run(_require_kafka(get_settings()))
-    if asyncio.run(_month_partitioned(get_settings())):
-        raise CliError("the alias is partitioned by month, which the reindex does not build yet "
-                       "(README: Reindexing with months)", status=2)
     report = asyncio.run(reindex(get_settings(), args.source, show_progress=not args.quiet))
     print(f"reindexed {report.indexed} documents from {report.source} into {report.new_index} "
           f"({report.caught_up} caught up, {report.skipped} skipped); alias now on {report.new_index}, "
-          f"{report.old_index} kept (delete it with: curl -XDELETE {get_settings().elasticsearch_url}/{report.old_index})")
+          f"{report.old_index} kept (delete it with: curl -XDELETE {get_settings().elasticsearch_url}/"
+          f"{','.join(report.old_indices) or report.old_index})")
     return 0
 
 
@@ -283,24 +273,26 @@ def cmd_dlq_list(args) -> int:
     shown = letters[-args.limit:] if args.limit else letters
     if args.json:
         for letter in shown:
-            print(orjson.dumps(_row(letter, found.redriven)).decode())
+            print(orjson.dumps(_row(letter, found.redriven, found.claimed)).decode())
     else:
         print(f"{'id':>8}  {'failed at':20}  {'stage':6} {'error':24} {'article':32} {'redriven':8}  reason")
         for letter in shown:
-            row = _row(letter, found.redriven)
+            row = _row(letter, found.redriven, found.claimed)
+            state = "yes" if row["redriven"] else "claimed" if row["claimed"] else "no"
             print(f"{row['id']:>8}  {row['failed_at']:20}  {row['stage']:6} {row['error'][:24]:24} {row['article']:32} "
-                  f"{'yes' if row['redriven'] else 'no':8}  {row['reason'][:100]}")
+                  f"{state:8}  {row['reason'][:100]}")
     if len(shown) < len(letters):
         print(f"({len(letters) - len(shown)} earlier dead letters not shown: --limit 0 shows all)", file=sys.stderr)
     _say_unreadable(found)
     return 0
 
 
-def _row(letter, redriven) -> dict:
+def _row(letter, redriven, claimed=frozenset()) -> dict:
     from .dlq.letters import iso_utc
 
     return {"id": letter.position, "failed_at": iso_utc(letter.failed_at), "stage": letter.stage, "error": letter.error,
-            "article": letter.letter_id, "redriven": letter.position in redriven, "topic": letter.topic,
+            "article": letter.letter_id, "redriven": letter.position in redriven, "claimed": letter.position in claimed,
+            "topic": letter.topic,
             "reason": " ".join(letter.reason.split())}
 
 
@@ -348,16 +340,20 @@ def cmd_dlq_show(args) -> int:
 
 def cmd_dlq_redrive(args) -> int:
     from .core.settings import get_settings
-    from .dlq.redrive import redrive
+    from .dlq.redrive import RedriveFenced, redrive
 
     selection = _selection(args)
     if selection.is_everything() and not args.all:
         raise CliError("redrive which dead letters? give --stage, --error, --since, --until or --id, or --all", status=2)
-    report = asyncio.run(redrive(get_settings(), selection, dry_run=args.dry_run, show_progress=not args.quiet))
+    try:
+        report = asyncio.run(redrive(get_settings(), selection, dry_run=args.dry_run, show_progress=not args.quiet))
+    except RedriveFenced as exc:
+        raise CliError(str(exc)) from None
     verb = "would redrive" if report.dry_run else "redrove"
     where = ", ".join(f"{n} to {topic}" for topic, n in sorted(report.sent.items())) or "none"
+    claimed = f", {report.claimed} being sent by another redrive" if report.claimed else ""
     print(f"{verb} {report.total_sent} of {report.selected} selected dead letters ({where}); "
-          f"{report.already} already redriven before, {report.unroutable} with no stage to go to")
+          f"{report.already} already redriven before, {report.unroutable} with no stage to go to{claimed}")
     return 0
 
 

@@ -115,6 +115,11 @@ class Settings:
     # change, re-enrich (newsflow replay --topic news.parsed) before semantic search.
     embedding_model: str = _from_env("NEWSFLOW_EMBEDDING_MODEL", "all-minilm-l6-v2")
 
+    # --- dead letters (services/dlq) ---
+    # A letter claimed by a redrive that has not confirmed it this long after is sent again by
+    # the next redrive (its run died between claim and send); a live claimer is never overtaken.
+    dlq_claim_timeout_s: float = _from_env("NEWSFLOW_DLQ_CLAIM_TIMEOUT", "600", float)
+
     # --- dashboard (services/search) ---
     # The stages' Prometheus endpoints the dashboard scrapes for events/s, as stage=URL pairs
     # (comma-separated; a stage may appear more than once, one URL per instance). Empty: each
@@ -123,6 +128,9 @@ class Settings:
     # How often the dashboard scrapes them, and the window its events/s are averaged over.
     dashboard_scrape_interval_s: float = _from_env("NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL", "10", float)
     dashboard_rate_window_s: float = _from_env("NEWSFLOW_DASHBOARD_RATE_WINDOW", "60", float)
+    # How far back its events/s history goes (the sparklines), kept in the Elasticsearch index
+    # <alias>-dashboard-samples so a restarted search API shows it again; older samples are deleted.
+    dashboard_history_s: float = _from_env("NEWSFLOW_DASHBOARD_HISTORY", "3600", float)
 
     # --- running on a cluster (README "Running on a cluster"); defaults are right for one node ---
     # Replication factor of every topic the services create: the catalogue's, faust's changelogs

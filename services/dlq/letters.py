@@ -9,7 +9,10 @@ which for enrich may be its clustering topic), keyed by the article id, with hea
 letter (as Kafka Connect's `__connect.errors.*` headers do). A marker on news.dlq.redrive,
 keyed by the letter's position, records that it was sent; a later redrive skips every letter
 with a marker, so each is sent once. If the redriven event fails again, its new dead letter is
-a new position and can be redriven in turn after the next fix.
+a new position and can be redriven in turn after the next fix. Before a batch is sent, its
+letters are claimed (news.dlq.claim/1 on the same topic and keys) in a Kafka transaction that a
+later redrive fences (redrive.py): a letter with a live claim is left to its claimer, a claim
+never confirmed within the claim timeout (its redrive died) is sent again.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ..stages import DEAD_LETTER_INPUTS
 
 DLQ_SCHEMA = "news.dlq/1"
 REDRIVE_SCHEMA = "news.dlq.redrive/1"
+CLAIM_SCHEMA = "news.dlq.claim/1"
 DLQ_TOPIC = "news.dlq"
 REDRIVE_TOPIC = "news.dlq.redrive"
 # Each stage and the topics it reads (the first is its main input), as the stages declare them.
@@ -280,8 +284,25 @@ def marker_event(letter: DeadLetter, target: str, target_partition: int, target_
     }, "dlq-redrive")
 
 
+def claim_event(letter: DeadLetter, target: str, run: str, claimed_at: datetime) -> dict:
+    """The news.dlq.claim/1 event that reserves a letter for one redrive run before it sends it."""
+    return make_event(CLAIM_SCHEMA, letter.letter_id, letter.trace_id, {
+        "letter": letter.position, "stage": letter.stage, "error": letter.error, "failed_at": _failed_text(letter),
+        "target_topic": target, "run": run, "claimed_at": iso_utc(claimed_at),
+    }, "dlq-redrive")
+
+
 def parse_marker(value: bytes | None) -> dict | None:
-    return _event_of(value, REDRIVE_SCHEMA, ("letter", "failed_at"))
+    """A redrive marker or a claim (the last record of a letter's key is its state)."""
+    return _event_of(value, REDRIVE_SCHEMA, ("letter", "failed_at")) or \
+        _event_of(value, CLAIM_SCHEMA, ("letter", "failed_at", "claimed_at", "run"))
+
+
+def _marker_for(letter: DeadLetter, markers: dict[str, dict]) -> dict | None:
+    marker = markers.get(letter.position)
+    if marker and marker["id"] == letter.letter_id and marker["payload"]["failed_at"] == _failed_text(letter):
+        return marker
+    return None
 
 
 def redriven_positions(letters, markers: dict[str, dict]) -> set[str]:
@@ -290,10 +311,24 @@ def redriven_positions(letters, markers: dict[str, dict]) -> set[str]:
     again does not inherit the old letters' markers."""
     done = set()
     for letter in letters:
-        marker = markers.get(letter.position)
-        if marker and marker["id"] == letter.letter_id and marker["payload"]["failed_at"] == _failed_text(letter):
+        marker = _marker_for(letter, markers)
+        if marker and marker["schema"] == REDRIVE_SCHEMA:
             done.add(letter.position)
     return done
+
+
+def claimed_positions(letters, markers: dict[str, dict], now: datetime, timeout_s: float) -> set[str]:
+    """The letters another redrive claimed less than `timeout_s` ago and has not confirmed yet:
+    its run may still be sending them. An older unconfirmed claim is a run that died between
+    its claim and its marker; its letters are sent again (at-least-once)."""
+    live = set()
+    for letter in letters:
+        marker = _marker_for(letter, markers)
+        if marker and marker["schema"] == CLAIM_SCHEMA:
+            claimed_at = _parse_time(marker["payload"]["claimed_at"])
+            if claimed_at is not None and (now - claimed_at).total_seconds() < timeout_s:
+                live.add(letter.position)
+    return live
 
 
 def _failed_text(letter: DeadLetter) -> str:
@@ -304,19 +339,24 @@ def _failed_text(letter: DeadLetter) -> str:
 class RedrivePlan:
     send: list[tuple[DeadLetter, str]]        # (letter, target topic), in news.dlq order
     already: int = 0                            # selected but redriven before
+    claimed: int = 0                            # selected but claimed by another redrive still running
     unroutable: int = 0                         # selected but with no stage input to go to
 
     def by_target(self) -> dict[str, int]:
         return dict(Counter(target for _, target in self.send))
 
 
-def plan_redrive(letters, selection: Selection, redriven: set[str], prefix: str) -> RedrivePlan:
+def plan_redrive(letters, selection: Selection, redriven: set[str], prefix: str,
+                 claimed: set[str] | frozenset[str] = frozenset()) -> RedrivePlan:
     plan = RedrivePlan(send=[])
     for letter in letters:
         if not selection.matches(letter):
             continue
         if letter.position in redriven:
             plan.already += 1
+            continue
+        if letter.position in claimed:
+            plan.claimed += 1
             continue
         target = redrive_target(letter, prefix)
         if target is None:

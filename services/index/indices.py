@@ -65,8 +65,9 @@ def _day(value) -> date | None:
 
 def month_of(doc: dict) -> str:
     """The month a new article is filed under: its publication day when usable, else its fetch
-    day. `doc` has the article fields (`published`, `fetched_at`, required by the schema)."""
-    fetched = datetime.fromisoformat(doc["fetched_at"].replace("Z", "+00:00")).date()
+    day. `doc` has the article fields (`published`, `fetched_at`, required by the schema); a
+    takedown of an article never indexed is filed by its `removed_at`."""
+    fetched = datetime.fromisoformat((doc.get("fetched_at") or doc["removed_at"]).replace("Z", "+00:00")).date()
     published = _day(doc.get("published"))
     if published is not None and EARLIEST <= published <= fetched + FUTURE_TOLERANCE:
         return published.strftime(MONTH_FORMAT)
@@ -103,6 +104,21 @@ def swap_actions(alias: str, old: list[str], new: list[str]) -> list[dict]:
     newest = max(new, key=lambda n: parse_index(alias, n) or IndexName(0, None))
     actions += [{"add": {"index": name, "alias": alias, "is_write_index": name == newest}} for name in new]
     return actions
+
+
+def generation_swap_actions(alias: str, serving, new: list[str]) -> list[dict]:
+    """`swap_actions` for a reindex of month indices: the old generations' months are removed by
+    pattern (`<alias>-vN-*`), so a month the live index stage created in the alias while the
+    new generation was being built leaves the alias in the same atomic step."""
+    new_generations = {p.generation for n in new if (p := parse_index(alias, n))}
+    old = set()
+    for name in serving:
+        parsed = parse_index(alias, name)
+        if parsed and parsed.month and parsed.generation not in new_generations:
+            old.add(f"{alias}-v{parsed.generation}-*")
+        else:
+            old.add(name)
+    return swap_actions(alias, sorted(old), new)
 
 
 def with_cluster_settings(template: dict, alias: str, shards: int, replicas: int) -> dict:

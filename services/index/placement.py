@@ -5,11 +5,13 @@ An article already indexed stays where it is: its id is looked up in every month
 generation with one realtime `mget` (it sees writes not yet refreshed), which also yields the
 stored content hash and version the writer compares with. A new article goes to the month of
 its publication (or fetch), whose index is created on first use from the project's template.
+While a reindex builds the next generation, an article not in it yet goes to the month it is in
+in the generation the alias serves, so it keeps its month across the rebuild.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
 
@@ -29,6 +31,9 @@ class Layout:
     generation: int
     months: list[str]        # the generation's month indices that exist
     in_alias: bool           # new month indices join the alias (False while a reindex builds them)
+    # While a reindex builds a generation: the month indices the alias serves now, so an article
+    # lands in the same month it is in there (its month was decided when it was first indexed).
+    previous: list[str] = field(default_factory=list)
 
 
 async def month_layout(es: AsyncElasticsearch, target: str, generation: int | None = None) -> Layout | None:
@@ -38,7 +43,9 @@ async def month_layout(es: AsyncElasticsearch, target: str, generation: int | No
     if generation is not None:
         found = await es.indices.get(index=f"{target}-v{generation}-*", allow_no_indices=True, expand_wildcards="all")
         months = [n for n in found if (p := parse_index(target, n)) and p.generation == generation and p.month]
-        return Layout(target, generation, sorted(months), in_alias=False)
+        serving = await month_layout(es, target)
+        previous = serving.months if serving is not None and serving.generation != generation else []
+        return Layout(target, generation, sorted(months), in_alias=False, previous=previous)
     try:
         names = list((await es.indices.get_alias(name=target)).body)
     except NotFoundError:
@@ -91,6 +98,11 @@ async def place(es: AsyncElasticsearch, layout: Layout, actions: list[dict]) -> 
     ids = list(dict.fromkeys(a["_id"] for a in actions))
     found = await _find(es, layout, ids) if layout.months else {}
     home = {doc_id: stored[0] for doc_id, stored in found.items()}
+    missing = [doc_id for doc_id in ids if doc_id not in home]
+    if layout.previous and missing:  # a reindex: the month the alias has it in now
+        before = await _find(es, Layout(layout.alias, 0, layout.previous, in_alias=True), missing)
+        for doc_id, stored in before.items():
+            home[doc_id] = index_name(layout.alias, layout.generation, parse_index(layout.alias, stored[0]).month)
     for action in actions:
         if action["_id"] not in home:
             home[action["_id"]] = index_name(layout.alias, layout.generation, month_of(action["_source"]))

@@ -17,7 +17,7 @@ from .writer import remove_batch
 
 
 async def write_removals(es: AsyncElasticsearch, values: list[bytes | None], settings: Settings, *,
-                         alias: str | None = None) -> Written:
+                         alias: str | None = None, generation: int | None = None) -> Written:
     decoded, positions, failures = [], [], []
     for position, value in enumerate(values):
         try:
@@ -26,7 +26,7 @@ async def write_removals(es: AsyncElasticsearch, values: list[bytes | None], set
         except Exception as exc:  # noqa: BLE001 - an unreadable takedown is its own dead letter
             failures.append(Failure(position, exc, str(exc), None))
     result = await remove_batch(es, decoded, alias or settings.index_alias, max_backoff_s=settings.index_max_backoff_s,
-                                require_alias=True)
+                                require_alias=True, generation=generation)
     for action_position, reason in result.rejected.items():
         failures.append(Failure(positions[action_position], "RejectedByElasticsearch", reason, decoded[action_position]))
     return Written(result, sorted(failures, key=lambda f: f.position))

@@ -40,9 +40,12 @@ def decode_enriched(raw: bytes | None) -> dict:
 
 
 async def write_events(es: AsyncElasticsearch, values: list[bytes | None], settings: Settings, *,
-                       alias: str | None = None, to_event: Callable[[bytes | None], dict] = decode_enriched) -> Written:
+                       alias: str | None = None, to_event: Callable[[bytes | None], dict] = decode_enriched,
+                       generation: int | None = None) -> Written:
     """Write the events' documents through `alias` (the settings' alias by default); returns
-    once every document is written, unchanged, older than the stored one, or failed."""
+    once every document is written, unchanged, older than the stored one, or failed. With
+    `generation` (a reindex of month indices), into that generation's month indices of the
+    alias's naming, beside the alias (writer.write_batch)."""
     alias = alias or settings.index_alias
     indexed_at = utc_now()
     actions, origins, failures = [], [], []
@@ -59,7 +62,8 @@ async def write_events(es: AsyncElasticsearch, values: list[bytes | None], setti
     if actions:
         result = await write_batch(es, actions, chunk_size=settings.index_batch_size,
                                    max_chunk_bytes=settings.index_batch_bytes,
-                                   max_backoff_s=settings.index_max_backoff_s, require_alias=True)
+                                   max_backoff_s=settings.index_max_backoff_s, require_alias=True,
+                                   generation=generation)
     for action_position, reason in result.rejected.items():
         position, event = origins[action_position]
         failures.append(Failure(position, "RejectedByElasticsearch", reason, event))

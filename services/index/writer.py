@@ -174,14 +174,29 @@ async def write_batch(es: AsyncElasticsearch, actions: list[dict], *, chunk_size
     return result
 
 
+async def _stored_documents(es: AsyncElasticsearch, index: str, ids: list[str], generation: int | None,
+                            max_backoff_s: float) -> list[dict]:
+    """The mget answer (one per id) for the stored documents of `ids` behind `index`: over month
+    indices, each id is looked up in every month of the layout (an mget through an alias of
+    several indices cannot answer), and the month that has it answers."""
+    layout = await retrying(lambda: month_layout(es, index, generation), "reading the index layout", max_backoff_s)
+    if layout is None:
+        docs = [{"_index": index, "_id": doc_id} for doc_id in ids]
+        return (await retrying(lambda: es.mget(docs=docs), "reading documents to mark removed", max_backoff_s))["docs"]
+    docs = [{"_index": month, "_id": doc_id} for month in layout.months for doc_id in set(ids)]
+    reply = (await retrying(lambda: es.mget(docs=docs), "reading documents to mark removed", max_backoff_s))["docs"] if docs else []
+    found = {doc["_id"]: doc for doc in reply if doc.get("found")}
+    return [found.get(doc_id, {"_id": doc_id, "found": False}) for doc_id in ids]
+
+
 async def remove_batch(es: AsyncElasticsearch, events: list[dict], index: str, *, max_backoff_s: float = MAX_BACKOFF_S,
-                       require_alias: bool = False) -> BatchResult:
+                       require_alias: bool = False, generation: int | None = None) -> BatchResult:
     """Mark the documents of news.removed events removed (see documents.removal_action): reads
-    each stored document (realtime), writes it back with `removed` under the takedown's version."""
+    each stored document (realtime), writes it back with `removed` under the takedown's version.
+    `generation`: in that generation's month indices, outside the alias (a reindex)."""
     if not events:
         return BatchResult()
-    docs = [{"_index": index, "_id": e["id"]} for e in events]
-    found = (await retrying(lambda: es.mget(docs=docs), "reading documents to mark removed", max_backoff_s))["docs"]
+    found = await _stored_documents(es, index, [e["id"] for e in events], generation, max_backoff_s)
     actions, positions, result = [], [], BatchResult()
     latest: dict[str, tuple[dict, int]] = {}  # a later event for the same id in this batch sees this one
     for position, (event, doc) in enumerate(zip(events, found)):
@@ -193,7 +208,8 @@ async def remove_batch(es: AsyncElasticsearch, events: list[dict], index: str, *
         actions.append(action)
         positions.append(position)
         latest[event["id"]] = (action["_source"], action["version"])
-    written = await write_batch(es, actions, max_backoff_s=max_backoff_s, skip_unchanged=False, require_alias=require_alias)
+    written = await write_batch(es, actions, max_backoff_s=max_backoff_s, skip_unchanged=False, require_alias=require_alias,
+                                generation=generation)
     written.conflicts += result.conflicts
     written.rejected = {positions[i]: reason for i, reason in written.rejected.items()}  # by event position
     return written

@@ -62,7 +62,7 @@ async def query_embedding(q: str) -> list[float]:
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.es = es_client(settings)
-    app.state.monitor = PipelineMonitor(settings)
+    app.state.monitor = PipelineMonitor(settings, app.state.es)
     yield
     await app.state.monitor.close()
     await app.state.es.close()

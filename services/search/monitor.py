@@ -1,7 +1,9 @@
 """The dashboard's view of the pipeline, from what the search API can reach wherever the
 stages run: it scrapes the stages' Prometheus /metrics URLs (NEWSFLOW_STAGE_METRICS_URLS) every
 NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL seconds, reads news.dlq from the beginning and keeps counting
-new dead letters, and asks Kafka for the consumer groups' offsets when asked.
+new dead letters, and asks Kafka for the consumer groups' offsets when asked. Every scrape is
+also stored in Elasticsearch (history.py), and read back when the monitor starts, so a
+restarted search API still shows the last NEWSFLOW_DASHBOARD_HISTORY of events/s.
 
 It starts on the first request for the pipeline's health, so a search API nobody opens the
 dashboard of never talks to Kafka; unreachable services and brokers are reported, never
@@ -21,16 +23,24 @@ from ..core.kafka import pipeline_status
 from ..core.logs import get_logger
 from ..core.settings import Settings
 from ..stages import STAGE_INPUTS, WEB_PORT_OFFSETS
+from .history import SampleStore
 from .stats import DeadLetterTally, RateHistory, counter_totals, dead_letter_reason
 
 log = get_logger("newsflow.search.monitor")
 
 
+PRUNE_EVERY_S = 60.0
+RESTORE_WAIT_S = 15.0
+
+
 class PipelineMonitor:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, es=None):
         self.settings = settings
         self.targets = stage_metrics(settings)
-        self.history = RateHistory()
+        self.history = RateHistory(keep_s=settings.dashboard_history_s)
+        self.store = SampleStore(es, settings) if es is not None else None
+        self.history_state = {"stored_in": self.store.index if self.store else None, "restored": 0, "error": None}
+        self._restored: asyncio.Event | None = None
         self.scrapes: dict[str, dict] = {url: {"stage": stage, "url": url, "up": None, "error": None, "at": None}
                                          for stage, url in self.targets}
         self.tally = DeadLetterTally()
@@ -39,6 +49,7 @@ class PipelineMonitor:
 
     def ensure_started(self) -> None:
         if not self._tasks:
+            self._restored = asyncio.Event()
             self._tasks = [asyncio.create_task(self._scrape_forever(), name="dashboard-scrape"),
                            asyncio.create_task(self._read_dead_letters(), name="dashboard-dlq")]
 
@@ -49,12 +60,47 @@ class PipelineMonitor:
         self._tasks = []
 
     async def _scrape_forever(self) -> None:
+        await self._restore()
+        pruned = 0.0
         async with httpx.AsyncClient(timeout=3) as client:
             while True:
-                await asyncio.gather(*(self._scrape(client, stage, url) for stage, url in self.targets))
+                found = await asyncio.gather(*(self._scrape(client, stage, url) for stage, url in self.targets))
+                due = time.time() - pruned >= PRUNE_EVERY_S
+                await self._store([sample for sample in found if sample], prune=due)
+                pruned = time.time() if due else pruned
                 await asyncio.sleep(self.settings.dashboard_scrape_interval_s)
 
-    async def _scrape(self, client: httpx.AsyncClient, stage: str, url: str) -> None:
+    async def _restore(self) -> None:
+        """The samples an earlier search API (or this one before a restart) stored, oldest first,
+        before the first scrape of this one."""
+        try:
+            if self.store is not None:
+                samples = await self.store.load(time.time() - self.history.keep_s)
+                known = {url for _, url in self.targets}
+                for t, _, url, totals in samples:
+                    if url in known:
+                        self.history.add(t, url, totals)
+                self.history_state.update(restored=len(samples), error=None)
+        except Exception as exc:  # noqa: BLE001 - Elasticsearch away: the history starts empty
+            self.history_state["error"] = f"{type(exc).__name__}: {exc}"[:200]
+            log.warning("dashboard history not restored", reason=self.history_state["error"])
+        finally:
+            self._restored.set()
+
+    async def _store(self, samples: list, prune: bool) -> None:
+        if self.store is None:
+            return
+        try:
+            await self.store.add(samples)
+            if prune:
+                await self.store.prune(time.time() - self.history.keep_s)
+            self.history_state["error"] = None
+        except Exception as exc:  # noqa: BLE001 - Elasticsearch away: kept in memory meanwhile
+            self.history_state["error"] = f"{type(exc).__name__}: {exc}"[:200]
+            log.warning("dashboard history not stored", reason=self.history_state["error"])
+
+    async def _scrape(self, client: httpx.AsyncClient, stage: str, url: str):
+        """Scrape one stage instance; its sample (t, stage, url, totals), or None when it is down."""
         state = self.scrapes[url]
         try:
             response = await client.get(url)
@@ -62,10 +108,11 @@ class PipelineMonitor:
             totals = counter_totals(response.text).get(stage, {"in": 0.0, "out": 0.0, "dead": 0.0})
         except Exception as exc:  # noqa: BLE001 - a stage that is down is shown as down
             state.update(up=False, error=f"{type(exc).__name__}: {exc}"[:200])
-            return
+            return None
         now = time.time()
         self.history.add(now, url, totals)
         state.update(up=True, error=None, at=now, totals=totals)
+        return now, stage, url, totals
 
     async def _read_dead_letters(self) -> None:
         """Count every dead letter on news.dlq, from the beginning, then follow the topic. After
@@ -103,6 +150,10 @@ class PipelineMonitor:
 
     async def health(self) -> dict:
         self.ensure_started()
+        try:  # the first answer of a restarted API already has the stored history
+            await asyncio.wait_for(asyncio.shield(self._restored.wait()), RESTORE_WAIT_S)
+        except asyncio.TimeoutError:
+            pass
         status = await self._offsets()
         now = time.time()
         window = self.settings.dashboard_rate_window_s
@@ -125,6 +176,7 @@ class PipelineMonitor:
             "kafka_error": status.get("error"),
             "documents": status.get("documents"),
             "rate_window_s": window,
+            "history": {**self.history_state, "seconds": self.history.keep_s},
             "dead_letters": {**self.tally.summary(), **self.dlq},
         }
 

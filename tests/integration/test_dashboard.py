@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
@@ -25,16 +26,24 @@ pytestmark = pytest.mark.integration
 PAGES = ("mark-zuckerbergs-seltsame-aktionen.html", "berlin-tram-extension.html", "river-cleanup-volunteers.html",
          "chip-startup-funding.html", "stadtfest-programm.html")
 SCREENSHOT = REPO / ".var" / "screenshots" / "dashboard.png"
+HISTORY_S = "1800"  # sparklines of 30 minutes: a point per 15 s, so the minutes of this module make several
+
+
+def dashboard_urls(test_env, nobody: int | None = None) -> str:
+    """Every stage's metrics URL, and (with `nobody`) an extra parse "instance" nobody answers."""
+    base_port = int(test_env["NEWSFLOW_WEB_PORT_BASE"])
+    urls = [f"{stage}=http://127.0.0.1:{base_port + offset}/metrics" for stage, offset in STAGE_WEB_PORT_OFFSETS.items()]
+    if nobody is not None:
+        urls.append(f"parse=http://127.0.0.1:{nobody}/metrics")
+    return ",".join(urls)
 
 
 @pytest.fixture(scope="module")
 def dashboard(services, test_env, settings, sample_site):
     port, nobody = free_port(), free_port()
-    base_port = int(test_env["NEWSFLOW_WEB_PORT_BASE"])
-    urls = [f"{stage}=http://127.0.0.1:{base_port + offset}/metrics" for stage, offset in STAGE_WEB_PORT_OFFSETS.items()]
     env = {**test_env, "NEWSFLOW_SEARCH_PORT": str(port), "NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL": "1",
-           "NEWSFLOW_DASHBOARD_RATE_WINDOW": "300",
-           "NEWSFLOW_STAGE_METRICS_URLS": ",".join([*urls, f"parse=http://127.0.0.1:{nobody}/metrics"])}
+           "NEWSFLOW_DASHBOARD_RATE_WINDOW": "300", "NEWSFLOW_DASHBOARD_HISTORY": HISTORY_S,
+           "NEWSFLOW_STAGE_METRICS_URLS": dashboard_urls(test_env, nobody)}
     log = open(REPO / ".var" / "logs" / f"test-dashboard-{port}.log", "ab")
     proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", "search"], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
@@ -147,6 +156,45 @@ def test_pipeline_health_shows_rates_lag_and_dead_letters(dashboard):
     assert sum(sum(b["counts"].values()) for b in over_time) == data["dead_letters"]["total"] >= 1
     # consumer lag comes from the groups' committed offsets: once the stages are done, none lags
     wait_until(lambda: all(s["lag"] == 0 for s in get(f"{base}/stats/pipeline")["stages"]), 120, "no consumer lag")
+
+
+def test_a_restarted_api_still_shows_the_history(dashboard, test_env, settings):
+    """A new search API process (as after a restart) answers its first /stats/pipeline with the
+    events/s the first one scraped before it started, read back from Elasticsearch."""
+    base, _ = dashboard
+    wait_until(lambda: any(p["in"] > 0 for s in get(f"{base}/stats/pipeline")["stages"] if s["stage"] == "index"
+                           for p in s["over_time"]), 180, "events/s of the index stage in the first API's history")
+
+    def stored():
+        client = es(settings)
+        try:
+            index = f"{settings.index_alias}-dashboard-samples"
+            client.indices.refresh(index=index)
+            return client.count(index=index, query={"bool": {"filter": [{"term": {"stage": "index"}}, {"range": {"in": {"gt": 0}}}]}})["count"]
+        finally:
+            client.close()
+
+    wait_until(stored, 60, "the samples in Elasticsearch")
+    started = time.time()
+    port = free_port()
+    env = {**test_env, "NEWSFLOW_SEARCH_PORT": str(port), "NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL": "1",
+           "NEWSFLOW_DASHBOARD_RATE_WINDOW": "300", "NEWSFLOW_DASHBOARD_HISTORY": HISTORY_S,
+           "NEWSFLOW_STAGE_METRICS_URLS": dashboard_urls(test_env)}
+    log = open(REPO / ".var" / "logs" / f"test-dashboard-{port}.log", "ab")
+    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", "search"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        again = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _ok(f"{again}/health"), 60, "the restarted search API")
+        data = get(f"{again}/stats/pipeline")  # its first answer
+        assert data["history"]["error"] is None and data["history"]["restored"] > 0, data["history"]
+        index = next(s for s in data["stages"] if s["stage"] == "index")
+        before = [p for p in index["over_time"] if p["t"] < started]
+        assert any(p["in"] > 0 for p in before), index["over_time"]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
 
 
 def test_dashboard_page_in_chromium(dashboard):

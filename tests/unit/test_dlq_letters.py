@@ -8,9 +8,9 @@ import pytest
 
 from newsflow.core.dlq import dead_letter_event
 from newsflow.core.envelope import encode, make_event
-from newsflow.dlq.letters import (REDRIVE_SCHEMA, SelectionError, count_groups, make_selection, marker_event,
-                                  parse_letter, parse_marker, parse_moment, plan_redrive, redrive_headers,
-                                  redrive_target, redriven_positions, shown)
+from newsflow.dlq.letters import (CLAIM_SCHEMA, REDRIVE_SCHEMA, SelectionError, claim_event, claimed_positions,
+                                  count_groups, make_selection, marker_event, parse_letter, parse_marker, parse_moment,
+                                  plan_redrive, redrive_headers, redrive_target, redriven_positions, shown)
 
 NOW = datetime(2025, 7, 1, 12, 0, tzinfo=timezone.utc)
 ARTICLE = "a" * 32
@@ -144,6 +144,23 @@ def test_a_marker_counts_only_for_the_letter_it_was_written_for():
     after = letter(0, failed_at="2025-06-20T00:00:00.000Z")
     assert redriven_positions([after], {"0:0": marker}) == set()
     assert redriven_positions([before], {"0:0": marker}) == {"0:0"}
+
+
+def test_a_live_claim_leaves_a_letter_to_its_claimer_and_a_stale_one_is_sent_again():
+    letters = [letter(0), letter(1), letter(2)]
+    markers = {}
+    for x, when in ((letters[0], NOW - timedelta(seconds=30)), (letters[1], NOW - timedelta(seconds=700))):
+        claim = parse_marker(encode(claim_event(x, "t.news.raw", "run-a", when), CLAIM_SCHEMA))
+        assert claim is not None and claim["schema"] == CLAIM_SCHEMA
+        markers[x.position] = claim
+    claimed = claimed_positions(letters, markers, NOW, timeout_s=600)
+    assert claimed == {"0:0"}                                   # 0:1's claimer died 700 s ago
+    assert redriven_positions(letters, markers) == set()        # a claim is not a redrive
+    plan = plan_redrive(letters, make_selection(now=NOW), set(), "t.", claimed)
+    assert [x.position for x, _ in plan.send] == ["0:1", "0:2"] and plan.claimed == 1
+    # the claimer's marker, written after its originals, replaces the claim (the last record of the key)
+    markers["0:0"] = parse_marker(encode(marker_event(letters[0], "t.news.raw", 0, 5), REDRIVE_SCHEMA))
+    assert claimed_positions(letters, markers, NOW, 600) == set() and redriven_positions(letters, markers) == {"0:0"}
 
 
 def test_show_with_body_decompresses_the_page_of_a_raw_original():

@@ -123,3 +123,13 @@ def test_a_reindex_builds_months_outside_the_alias():
     assert asyncio.run(place(es, layout, actions)) == [None]
     assert es.mgets == 0, "nothing to look in yet"
     assert es.created == [("articles-v3-2025.01", None)]
+
+
+def test_a_month_reindex_swaps_out_every_month_of_the_old_generation_by_pattern():
+    from newsflow.index.indices import generation_swap_actions
+
+    serving = ["a-v1-2025.01", "a-v1-2025.02", "a-v1"]
+    actions = generation_swap_actions("a", serving, ["a-v2-2025.01", "a-v2-2025.02"])
+    assert actions == [{"remove": {"index": "a-v1", "alias": "a"}}, {"remove": {"index": "a-v1-*", "alias": "a"}},
+                       {"add": {"index": "a-v2-2025.01", "alias": "a", "is_write_index": False}},
+                       {"add": {"index": "a-v2-2025.02", "alias": "a", "is_write_index": True}}]
