@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
@@ -175,7 +174,9 @@ def test_a_restarted_api_still_shows_the_history(dashboard, test_env, settings):
             client.close()
 
     wait_until(stored, 60, "the samples in Elasticsearch")
-    started = time.time()
+    # the flow is over, so the new API's own scrapes see the index stage idle: events/s of it
+    # in its first answer can only come from the history it read back
+    wait_until(lambda: all(s["lag"] == 0 for s in get(f"{base}/stats/pipeline")["stages"]), 120, "no consumer lag")
     port = free_port()
     env = {**test_env, "NEWSFLOW_SEARCH_PORT": str(port), "NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL": "1",
            "NEWSFLOW_DASHBOARD_RATE_WINDOW": "300", "NEWSFLOW_DASHBOARD_HISTORY": HISTORY_S,
@@ -189,8 +190,8 @@ def test_a_restarted_api_still_shows_the_history(dashboard, test_env, settings):
         data = get(f"{again}/stats/pipeline")  # its first answer
         assert data["history"]["error"] is None and data["history"]["restored"] > 0, data["history"]
         index = next(s for s in data["stages"] if s["stage"] == "index")
-        before = [p for p in index["over_time"] if p["t"] < started]
-        assert any(p["in"] > 0 for p in before), index["over_time"]
+        # (points, not times: the last point of a 15 s step may end after the restart)
+        assert any(p["in"] > 0 for p in index["over_time"]), index["over_time"]
     finally:
         proc.terminate()
         proc.wait(30)
