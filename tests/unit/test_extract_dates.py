@@ -42,3 +42,33 @@ def test_a_page_trafilatura_extracts_and_htmldate_dates_is_not_refused(key, day)
         pytest.skip("the shared dates benchmark is not beside the work tree")
     article = extract_article(gzip.decompress(path.read_bytes()), None, time_limit_s=120)
     assert article["text"] and article["published"] == day
+
+
+def page_with(meta: str, dateline: str) -> str:
+    return (f'<html lang="de"><head><title>Haushalt beschlossen</title>{meta}</head>'
+            f"<body><article><h1>Haushalt beschlossen</h1>{dateline}{BODY}</article></body></html>")
+
+
+@pytest.mark.parametrize("meta", [
+    '<meta name="date" content="2025-06-25">',  # a generic date: often the last change
+    '<meta property="og:updated_time" content="2025-06-25T09:00:00+02:00">',
+])
+@pytest.mark.parametrize("dateline", [
+    '<p class="date">24.06.2025</p>',
+    '<time datetime="2025-06-24">24. Juni 2025</time>',
+])
+def test_without_a_stated_publication_time_the_dateline_beats_a_generic_meta_date(meta, dateline):
+    article = extract_article(page_with(meta, dateline), "https://example.org/haushalt")
+    assert article["published"] == "2025-06-24"
+
+
+@pytest.mark.parametrize("dateline", ['<p class="date">24.06.2025</p>', ""])
+def test_a_stated_publication_time_still_wins_over_the_dateline(dateline):
+    meta = '<meta property="article:published_time" content="2025-06-25T09:00:00+02:00">'
+    article = extract_article(page_with(meta, dateline), "https://example.org/haushalt")
+    assert article["published_at"] == "2025-06-25T09:00:00+02:00"
+
+
+def test_a_generic_meta_date_is_kept_when_the_page_shows_no_date():
+    article = extract_article(page_with('<meta name="date" content="2025-06-25">', ""), "https://example.org/haushalt")
+    assert article["published"] == "2025-06-25"
