@@ -6,7 +6,7 @@ a label ("Veröffentlicht am 16.08.2019", "Published: 7 April 2020", "Datum: 18.
 htmldate weighs neither above a generic <meta name="date"> or og:updated_time, which are often
 the last change. On the development set (../shared/benchmarks/dates, 799 pages) each is right
 on 62 of 64 and 69 of 72 pages where found; metadata.py uses them only where the page states
-no publication time otherwise (figures in README.md, "Published dates").
+no publication time otherwise (figures in README.md, "Entity, date and enrichment benchmarks").
 
 Pure functions of the parsed tree.
 """

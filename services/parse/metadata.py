@@ -164,7 +164,7 @@ def markup_date(tree: HtmlElement, url: str | None) -> str | None:
     date (name="date", og:updated_time, analytics fields), which is often the last update or a
     UTC day, while the dateline the page shows readers is the original day in its own time zone.
     On the development set (htmldate's 799 pages) this day, where it differs, is right on 14
-    pages and htmldate's on 7 (bench/dates_bench.py; README "Published dates")."""
+    pages and htmldate's on 7, before the dateline steps (bench/dates_bench.py, README.md)."""
     bare = copy.deepcopy(tree)
     for element in bare.xpath('//meta | //script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]'):
         element.getparent().remove(element)
