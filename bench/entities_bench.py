@@ -1,6 +1,6 @@
 """Entity quality of the enrich stage on public news NER development sets, per language and type.
 
-    .venv/bin/python bench/entities_bench.py [--lang de,en] [--limit N] [--ablate] [--out PATH]
+    .venv/bin/python bench/entities_bench.py [--lang de,en] [--limit N] [--ablate] [--errors PATH] [--out PATH]
 
 The metric is the one of ../shared/benchmarks/entities/score.py (imported from there): per
 document, the distinct (type, name) pairs for PER, ORG and LOC; a predicted name is right when
@@ -12,6 +12,10 @@ Data (development only; the final judgement is on other news):
       CC BY 4.0): 1,070 documents, tokenised text as the shared scorer gives it.
   en  Universal NER v1, English PUD, news part (bench/data/uner-en-pud-news.txt, CC BY-SA 4.0,
       see bench/data/README.md): the first 68 news documents, natural (untokenised) text.
+
+--errors PATH writes the error analysis: per language and type, how many gold entities were
+missed outright, found with another type, and how many predictions name nothing in the gold,
+with the names of each (the figures README.md's "Entities" section discusses).
 
 --ablate runs each language again without each rule, list and step, one at a time, and reports
 what it buys: F1 with it minus F1 without it (CoreNLP's answers are cached, so only the first
@@ -92,6 +96,25 @@ def count(score, docs: list[dict], find) -> dict:
     return counts
 
 
+def errors(score, docs: list[dict], find) -> dict:
+    """Per type: gold names missed outright or found with another type, and predictions that
+    name nothing of this type in the gold (spurious, or of another gold type)."""
+    kinds = ("missed", "other_type_found", "spurious", "gold_has_other_type")
+    result = {t: {k: [] for k in kinds} for t in TYPES}
+    for d in docs:
+        found = find(d["text"])
+        pred = {(t, e["name"]) for t, field in TYPES.items() for e in found.get(field, [])}
+        for t, name in sorted(pred):
+            if not any(score.same(name, g) for typ, g in d["gold"] if typ == t):
+                other = any(score.same(name, g) for typ, g in d["gold"] if typ != t)
+                result[t]["gold_has_other_type" if other else "spurious"].append(name)
+        for t, name in sorted(d["gold"]):
+            if not any(score.same(name, p) for typ, p in pred if typ == t):
+                other = any(score.same(name, p) for typ, p in pred if typ != t)
+                result[t]["other_type_found" if other else "missed"].append(name)
+    return {t: {k: {"count": len(v), "names": v} for k, v in ks.items()} for t, ks in result.items()}
+
+
 def entry_gains(score, docs: list[dict], lang: str, extract_entities) -> dict:
     """What each gazetteer entry buys: the documents it matches scored with and without it
     (the other documents don't change), as the F1 of the whole set with minus without."""
@@ -118,6 +141,7 @@ def main() -> int:
     ap.add_argument("--lang", default="de,en")
     ap.add_argument("--limit", type=int, default=0, help="first N documents per language")
     ap.add_argument("--ablate", action="store_true", help="measure each rule, list and step")
+    ap.add_argument("--errors", help="write the error analysis (JSON) here")
     ap.add_argument("--out", help="write the JSON result here")
     a = ap.parse_args()
 
@@ -140,12 +164,14 @@ def main() -> int:
         },
         "languages": {},
     }
+    error_report = {k: result[k] for k in ("command", "date", "machine", "data")}
     for lang in a.lang.split(","):
         docs = data[lang]
         started = time.perf_counter()
         full = evaluate(score, docs, lambda text: extract_entities(text, lang))
         seconds = time.perf_counter() - started
-        entry = {"documents": len(docs), "gold": full["all"]["gold"], "seconds": round(seconds, 1), **full}
+        entry = {"documents": len(docs), "gold": full["all"]["gold"], "seconds": round(seconds, 1),
+                 "sentences_per_document": round(sum(d["text"].count("\n") + 1 for d in docs) / len(docs), 2), **full}
         print(f"{lang}: F1={full['all']['F1']} P={full['all']['P']} R={full['all']['R']} "
               + " ".join(f"{t}={full[t]['F1']}" for t in TYPES) + f" ({len(docs)} documents, {seconds:.1f} s)", flush=True)
         if a.ablate:
@@ -161,6 +187,13 @@ def main() -> int:
             entry["gazetteer_entries"] = entry_gains(score, docs, lang, extract_entities)
             print("  gazetteer entries met: " + ", ".join(f"{k} {v['gain_F1']:+.4f}" for k, v in entry["gazetteer_entries"].items()), flush=True)
         result["languages"][lang] = entry
+        if a.errors:
+            error_report.setdefault("languages", {})[lang] = errors(score, docs, lambda text: extract_entities(text, lang))
+    if a.errors:
+        for lang, by_type in error_report["languages"].items():
+            print(f"{lang} errors: " + "; ".join(f"{t} " + ", ".join(f"{k} {v['count']}" for k, v in kinds.items())
+                                                for t, kinds in by_type.items()))
+        Path(a.errors).write_text(json.dumps(error_report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     if a.out:
         Path(a.out).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0

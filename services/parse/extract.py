@@ -22,7 +22,7 @@ from .pagetype import ARTICLE, OTHER, page_type
 from .provenance import find_provenance
 
 # Bump whenever the output for the same page can change: replays compare versions.
-PARSER_VERSION = "parse/1.0.0"
+PARSER_VERSION = "parse/1.1.0"  # 1.1.0: the day a page shows beats a generic meta date
 # Bytes beyond this are never looked at (a 20 MB page fits; the markup cap in dom.py then
 # keeps the parsed part small).
 MAX_INPUT_BYTES = 64 * 1024 * 1024
