@@ -36,7 +36,8 @@ _COMMON = {
     # would put a sentence on one line with "/" between fields, which tokens may contain).
     "output.columns": "ner,endPosition,current",
 }
-# Mirrored in infra/corenlp/corenlp.sh (warm-up), which must name the same model files.
+# Mirrored in infra/corenlp/corenlp.sh (warm-up), which must name the same model files and NER
+# settings (ner.* is part of the key under which the server keeps a loaded model).
 PROPERTIES = {
     "de": {
         **_COMMON,
