@@ -73,3 +73,50 @@ def test_multilingual_embedding_is_normalised_and_chosen_by_its_setting(monkeypa
 def test_an_unknown_model_is_a_clear_error():
     with pytest.raises(EmbeddingUnavailable, match="unknown embedding model"):
         embed("text", "word2vec")
+
+
+def test_a_long_text_encodes_as_its_whole():
+    # encode() tokenises only the start of a long text: the same pieces as the whole text.
+    from newsflow.enrich.embedding import _PREFIX_CHARS, _tokenizer
+
+    tokenizer = _tokenizer()
+    words = "Zuckerberg's Meta hires AI talent, paying hundreds of millions (Ärger im Silicon-Valley). "
+    for text in (words * 60, words * 60 + "x" * 3000, "word " * 130 + "y" * (2 * _PREFIX_CHARS), "kurz " * 10 + "z" * _PREFIX_CHARS):
+        whole = tokenizer._encode(text, 128)
+        assert tokenizer.encode(text) == whole
+    assert len(tokenizer.encode(words * 60)) == 128
+
+
+def test_the_onnx_encoder_computes_the_model():
+    # The encoder graph against the layers written out in numpy, on the package's own weights.
+    import math
+
+    from newsflow.enrich.embedding import _model, _tokenizer
+
+    model = _model()
+    ids = np.asarray(_tokenizer().encode("Meta is hiring researchers for its superintelligence lab in Menlo Park."))
+    w = model.weights
+    x = model.word[ids] + model.position[: len(ids)] + model.token_type[0]
+
+    def norm(x, name):
+        mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + 1e-12) * w[name + ".weight"] + w[name + ".bias"]
+
+    def linear(x, name):
+        return x @ w[name + ".weight"].T + w[name + ".bias"]
+
+    x = norm(x, "embeddings.LayerNorm")
+    n = len(ids)
+    for i in range(6):
+        p = f"encoder.layer.{i}."
+        q, k, v = (linear(x, p + f"attention.self.{m}").reshape(n, 12, 32).transpose(1, 0, 2) for m in ("query", "key", "value"))
+        s = q @ k.transpose(0, 2, 1) / math.sqrt(32)
+        s = np.exp(s - s.max(-1, keepdims=True))
+        s /= s.sum(-1, keepdims=True)
+        x = norm(linear((s @ v).transpose(1, 0, 2).reshape(n, -1), p + "attention.output.dense") + x, p + "attention.output.LayerNorm")
+        h = linear(x, p + "intermediate.dense")
+        h = 0.5 * h * (1 + np.vectorize(math.erf)(h / math.sqrt(2)))
+        x = norm(linear(h, p + "output.dense") + x, p + "output.LayerNorm")
+    pooled = x.mean(0)
+    expected = pooled / np.linalg.norm(pooled)
+    assert np.abs(model.forward(ids) - expected).max() < 1e-5
