@@ -20,7 +20,6 @@ import time
 
 from ..core.app import create_app, run_worker
 from ..core.logs import get_logger
-from ..core.outage import DependencyUnavailable
 from ..core.settings import get_settings
 from ..core.stage import StageSpec, attach_stage
 from . import CLUSTERING_TOPIC, CLUSTERS_AGENT, WEB_PORT_OFFSET
@@ -46,8 +45,8 @@ async def sweep_clusters() -> None:
     """Delete the claims older than the look-back window (idempotent: any instance may)."""
     try:
         await clusters.sweep(time.time())
-    except DependencyUnavailable as exc:
-        log.warning("near-duplicate sweep skipped: state unavailable", reason=exc.reason[:300])
+    except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the worker; the next one tries again
+        log.warning("near-duplicate sweep failed", error=type(exc).__name__, reason=str(exc)[:300])
 
 
 # The second agent, through the same shell; its own stage name, so its events are counted apart.

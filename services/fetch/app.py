@@ -8,7 +8,6 @@ from faust.types import TP
 from ..core.app import create_app, run_worker
 from ..core.envelope import encode
 from ..core.logs import get_logger
-from ..core.outage import DependencyUnavailable
 from ..core.schemas import topic_catalogue
 from ..core.settings import get_settings
 from ..core.stage import Outgoing, StageSpec, attach_stage, send_acknowledged
@@ -98,8 +97,8 @@ async def request_refetches() -> None:
         del _requested[key]
     try:
         states = await url_state.due(now)
-    except DependencyUnavailable as exc:
-        log.warning("refetch check skipped: state unavailable", reason=exc.reason[:300])
+    except Exception as exc:  # noqa: BLE001 - a failed check must not stop the worker; the next one tries again
+        log.warning("refetch check failed", error=type(exc).__name__, reason=str(exc)[:300])
         return
     for article, url, number in due(states, now, refetch_schedule):
         if (article, number) in _requested:
@@ -118,8 +117,8 @@ async def sweep_url_state() -> None:
         return
     try:
         await url_state.sweep(time.time())
-    except DependencyUnavailable as exc:
-        log.warning("url state sweep skipped: state unavailable", reason=exc.reason[:300])
+    except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the worker; the next one tries again
+        log.warning("url state sweep failed", error=type(exc).__name__, reason=str(exc)[:300])
 
 
 async def _prepare_topics() -> None:
