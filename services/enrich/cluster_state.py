@@ -93,7 +93,10 @@ class EsClusters:
         if self.window_s <= 0:
             return 0
         es = await self.es()
-        return await sweep_older(es, self.index, "at", now - self.window_s)
+        before = now - self.window_s
+        deleted = await sweep_older(es, self.index, "at", before)
+        self.pending = [claim for claim in self.pending if claim["at"] >= before]
+        return deleted
 
     async def close(self) -> None:
         if self._es is not None:
