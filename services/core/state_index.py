@@ -21,6 +21,8 @@ from .settings import Settings
 log = get_logger("newsflow.state")
 # Statuses that mean "not now" rather than "wrong request".
 _BUSY = {429, 502, 503, 504}
+# A stage's state request that takes longer than this counts as Elasticsearch unavailable.
+STATE_REQUEST_TIMEOUT_S = 8.0
 
 
 def state_index(settings: Settings, name: str) -> str:
@@ -62,6 +64,7 @@ async def sweep_older(es: AsyncElasticsearch, index: str, field: str, before: fl
     (Search and bulk delete, page by page: the integ-test distribution of Elasticsearch the
     project runs on has no delete-by-query, which lives in its reindex module.)"""
     deleted = 0
+    es = es.options(request_timeout=300)
     async with unavailable_as_dependency():
         await es.options(ignore_status=404).indices.refresh(index=index)
         while True:

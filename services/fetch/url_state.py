@@ -17,7 +17,7 @@ from elasticsearch import AsyncElasticsearch
 
 from ..core.es import es_client
 from ..core.settings import Settings
-from ..core.state_index import ensure_state_index, state_index, sweep_older, unavailable_as_dependency
+from ..core.state_index import STATE_REQUEST_TIMEOUT_S, ensure_state_index, state_index, sweep_older, unavailable_as_dependency
 from .refetch import next_due_at
 from .state import UrlState
 
@@ -59,7 +59,10 @@ class EsUrlState:
 
     async def es(self) -> AsyncElasticsearch:
         if self._es is None:
-            self._es = es_client(self.settings)
+            # Fail fast (the shell's outage policy waits and tries again) rather than retry
+            # inside the stage's time limit, which would dead-letter the input instead.
+            self._es = es_client(self.settings).options(request_timeout=STATE_REQUEST_TIMEOUT_S, max_retries=0,
+                                                        retry_on_timeout=False)
         if not self._ready:
             await ensure_state_index(self._es, self.settings, self.index, PROPERTIES)
             self._ready = True
