@@ -15,7 +15,16 @@ empty faust data directory) and measures:
   cluster id). This is "partitions assigned, state usable, first input handled";
 - `rss_mb`: the process's VmRSS when ready, and its peak (VmHWM).
 
-    .venv/bin/python bench/state_bench.py [--urls 100000,1000000] [--signatures 20000,200000] [--rounds 2]
+- `lookup_ms`: the median time of the state requests the stages make per input at that size
+  (a URL state by id; the refetch check's due query; a near-duplicate candidate search).
+
+The baseline, in the same command (`--baseline`, by default the commit this branch started
+from, unpacked with `git archive`): the in-memory faust tables (`memory://`) it replaces,
+their changelog topics filled with the same number of entries (one per URL; 17 per article:
+its id and 16 bands), the services started and probed the same way (one round per size:
+a start replays the whole changelog).
+
+    .venv/bin/python bench/state_bench.py [--urls 100000,1000000] [--signatures 20000,200000] [--rounds 2] [--baseline REV|none]
 
 Private topic prefix and index alias; its topics and state indices are deleted at the end.
 Results in bench/results/state.json.
@@ -209,6 +218,138 @@ def measure_enrich(settings: Settings, env: dict, es: Elasticsearch, index: str,
     return {"health_s": round(health, 2), "ready_s": round(ready, 2), "rss_mb": rss, "peak_rss_mb": peak}
 
 
+def lookup_ms(es: Elasticsearch, url_index: str, claim_index: str, urls: int, sigs: int, now: float, n: int = 200) -> dict:
+    """Median milliseconds of the per-input state requests at this fill."""
+    rng = random.Random(n + urls)
+
+    def median_ms(call) -> float:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - t0) * 1000)
+        return round(sorted(times)[len(times) // 2], 2)
+
+    def claims_query():
+        i = rng.randrange(sigs)
+        keys = [f"a:{i:032x}"] + [f"b{band}:{rng.getrandbits(64):016x}" for band in range(clusters.BANDS)]
+        es.search(index=claim_index, query={"bool": {"filter": [{"terms": {"claims": keys}},
+                                                                   {"range": {"at": {"gte": now - 30 * DAY}}}]}},
+                  sort=[{"seq": "asc"}], size=2000)
+
+    return {"url_state_get": median_ms(lambda: es.get(index=url_index, id=f"{rng.randrange(urls):032x}", realtime=True)),
+            "refetch_due_query": median_ms(lambda: es.search(index=url_index, query={"range": {"due_at": {"lte": time.time()}}},
+                                                              sort=[{"due_at": "asc"}], size=1000)),
+            "near_duplicate_candidates": median_ms(claims_query)}
+
+
+# --- the baseline: in-memory faust tables restored from their changelogs ---------------------
+
+def unpack_baseline(rev: str, into: Path) -> Path:
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "services", "schemas"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def baseline_command(base: Path, service: str) -> list[str]:
+    code = f"import sys; sys.path.insert(0, {str(base)!r}); from services.{service}.app import main; main()"
+    return [str(REPO / ".venv" / "bin" / "python"), "-c", code]
+
+
+def fill_changelog(settings: Settings, topic: str, partitions: int, start: int, stop: int, entries) -> float:
+    """Produce the (key, value) entries of items start..stop to a table's changelog topic."""
+    import orjson
+    from aiokafka import AIOKafkaProducer
+    from newsflow.core.topics import ensure_compacted_topic
+
+    async def go():
+        await ensure_compacted_topic(settings, topic, partitions)
+        out = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1)
+        await out.start()
+        try:
+            pending = []
+            for i in range(start, stop):
+                for key, value in entries(i):
+                    pending.append(await out.send(topic, orjson.dumps(value), key=orjson.dumps(key), partition=i % partitions))
+                if len(pending) > 20000:
+                    await asyncio.gather(*pending)
+                    pending = []
+            await asyncio.gather(*pending)
+        finally:
+            await out.stop()
+
+    t0 = time.monotonic()
+    asyncio.run(go())
+    return time.monotonic() - t0
+
+
+def url_entries(now: float):
+    def entries(i: int):
+        fetched = now - (i % 20 + 1) * DAY
+        yield f"{i:032x}", {"fetched_at": fetched, "first_fetched_at": fetched, "trace_id": f"{i:032x}", "status": 200,
+                            "etag": f'"e{i}"', "url": f"https://site{i % 5000}.example/news/{i}.html", "refetched": 3}
+    return entries
+
+
+def claim_entries(i: int):
+    rng = random.Random(i)
+    article = f"{i:032x}"
+    yield f"a:{article}", article
+    for band in range(clusters.BANDS):
+        yield f"b{band}:{rng.getrandbits(64):016x}", article
+
+
+def baseline_round(service: str, base: Path, settings: Settings, env: dict, probe_no: int, log: Path, timeout_s: float) -> dict:
+    """One start of the baseline service, probed as the others are, the probe's state in its changelog."""
+    web = f"http://127.0.0.1:{int(env['NEWSFLOW_WEB_PORT_BASE']) + (1 if service == 'fetch' else 3)}"
+    if service == "fetch":
+        url = f"https://probe.example/{RUN}/base-fetch-{probe_no}.html"
+        request = request_event(url, "bench", "bench")
+        fill_changelog(settings, f"{settings.topic_prefix}newsflow-fetch-url-state-changelog", settings.partitions_for(6), 0, 1,
+                       lambda i: iter([(request["id"], {"fetched_at": time.time() - 60, "first_fetched_at": time.time() - 60,
+                                                        "trace_id": "0" * 32, "status": 200, "url": url, "refetched": 3})]))
+        topic, key, value = settings.topic("news.fetch.requests"), request["id"].encode(), encode(request, REQUEST_SCHEMA)
+        pattern = re.compile(r'newsflow_fetch_results_total\{result="recently_fetched"\} (\d+)')
+
+        def ready():
+            m = pattern.search(get(web + "/metrics") or "")
+            return m and int(m.group(1)) >= 1
+    else:
+        event = probe_article(10_000 + probe_no)
+        owner = f"{probe_no:031x}e"
+        bands = clusters.band_keys(clusters.signature(event["payload"]["text"]))
+        fill_changelog(settings, f"{settings.topic_prefix}newsflow-enrich-clusters-changelog", 1, 0, 1,
+                       lambda i: iter([(f"a:{owner}", owner), *((band, owner) for band in bands)]))
+        topic, key, value = settings.topic("news.parsed"), event["id"].encode(), encode(event, "news.parsed/1")
+
+        def ready():
+            found = [e for e in read_topic(settings, "news.enriched", timeout_s=0.5) if e.get("id") == event["id"]]
+            return found and found[-1]["payload"]["enrichment"]["cluster_id"] == owner
+
+    async def send():
+        async with producer(settings) as out:
+            await out(topic, key, value)
+    asyncio.run(send())
+    t0 = time.monotonic()
+    proc = subprocess.Popen(baseline_command(base, service), env=env, cwd=str(base), stdout=open(log, "ab"),
+                            stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: get(web + "/health"), 600, f"baseline {service} health", proc)
+        health = time.monotonic() - t0
+        try:
+            wait_for(ready, timeout_s, f"baseline {service} probe", proc)
+        except TimeoutError:
+            rss, peak = rss_mb(proc.pid)
+            return {"health_s": round(health, 2), "ready_s": None, "not_ready_after_s": timeout_s, "rss_mb": rss,
+                    "peak_rss_mb": peak}
+        ready_s = time.monotonic() - t0
+        rss, peak = rss_mb(proc.pid)
+    finally:
+        stop_service(proc)
+    return {"health_s": round(health, 2), "ready_s": round(ready_s, 2), "rss_mb": rss, "peak_rss_mb": peak}
+
+
 def delete_topics(settings: Settings) -> list[str]:
     async def go():
         admin = admin_client(settings)
@@ -228,6 +369,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--urls", default="100000,1000000")
     parser.add_argument("--signatures", default="20000,200000")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--baseline", default="merge-base", help="commit of the in-memory tables, or none")
+    parser.add_argument("--baseline-timeout", type=float, default=900, help="seconds a baseline start may take")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "state.json")
     args = parser.parse_args(argv)
     configure_logging("warning", "bench")
@@ -258,7 +401,22 @@ def main(argv: list[str]) -> int:
 
     result = {"state": "Elasticsearch indices (services/core/state_index.py)", "rounds": args.rounds,
               "fetch": [], "enrich": []}
-    now, filled_urls, filled_sigs, probe = time.time(), 0, 0, 0
+    base, base_env, base_settings = None, None, None
+    if args.baseline != "none":
+        rev = args.baseline
+        if rev == "merge-base":
+            rev = subprocess.run(["git", "-C", str(REPO), "merge-base", "HEAD", "main"], check=True, capture_output=True,
+                                 text=True).stdout.strip()
+        base = unpack_baseline(rev, var / "baseline")
+        base_var = var / "baseline-var"
+        base_var.mkdir(exist_ok=True)
+        base_env = {**env, "NEWSFLOW_TOPIC_PREFIX": f"statebase{RUN}.", "NEWSFLOW_VAR": str(base_var),
+                    "NEWSFLOW_INDEX_ALIAS": f"statebase{RUN}-articles"}
+        base_settings = settings.replace(topic_prefix=base_env["NEWSFLOW_TOPIC_PREFIX"], index_alias=base_env["NEWSFLOW_INDEX_ALIAS"])
+        asyncio.run(ensure_topics(base_settings))
+        result["baseline"] = {"commit": rev, "state": "in-memory faust tables (memory://) restored from their changelogs",
+                              "fetch": [], "enrich": []}
+    now, filled_urls, filled_sigs, probe, filled_base = time.time(), 0, 0, 0, [0, 0]
     try:
         for urls, sigs in zip(url_sizes, sig_sizes):
             fill_u = fill_urls(es, url_index, filled_urls, urls, now, schedule)
@@ -271,21 +429,43 @@ def main(argv: list[str]) -> int:
                 fetch_rounds.append(measure_fetch(settings, env, es, url_index, probe, var / "fetch.log"))
                 enrich_rounds.append(measure_enrich(settings, env, es, claim_index, probe, var / "enrich.log"))
                 print(f"  round {r + 1}: fetch {fetch_rounds[-1]}, enrich {enrich_rounds[-1]}", flush=True)
+            lookups = lookup_ms(es, url_index, claim_index, urls, sigs, now)
+            print(f"  lookups {lookups}", flush=True)
+            if base is not None:
+                fill_bu = fill_changelog(base_settings, f"{base_settings.topic_prefix}newsflow-fetch-url-state-changelog",
+                                         base_settings.partitions_for(6), filled_base[0], urls, url_entries(now))
+                fill_bs = fill_changelog(base_settings, f"{base_settings.topic_prefix}newsflow-enrich-clusters-changelog",
+                                         1, filled_base[1], sigs, claim_entries)
+                filled_base[:] = [urls, sigs]
+                for service, n, fill in (("fetch", urls, fill_bu), ("enrich", sigs, fill_bs)):
+                    probe += 1
+                    row = baseline_round(service, base, base_settings, base_env, probe, var / f"baseline-{service}.log",
+                                         args.baseline_timeout)
+                    key = "url_states" if service == "fetch" else "signatures"
+                    result["baseline"][service].append({key: n, "changelog_fill_s": round(fill, 1), "rounds": [row]})
+                    print(f"  baseline {service} at {n}: {row}", flush=True)
             url_docs = es.count(index=url_index)["count"]
             claim_docs = es.count(index=claim_index)["count"]
             stats = es.indices.stats(index=f"{url_index},{claim_index}", metric="store")["indices"]
-            result["fetch"].append({"url_states": url_docs, "fill_s": round(fill_u, 1), "rounds": fetch_rounds,
+            result["fetch"].append({"url_states": url_docs, "fill_s": round(fill_u, 1), "rounds": fetch_rounds, "lookup_ms": lookups,
                                     "index_mb": round(stats[url_index]["primaries"]["store"]["size_in_bytes"] / 2**20, 1)})
-            result["enrich"].append({"signatures": claim_docs, "fill_s": round(fill_s, 1), "rounds": enrich_rounds,
+            result["enrich"].append({"signatures": claim_docs, "fill_s": round(fill_s, 1), "rounds": enrich_rounds, "lookup_ms": lookups,
                                      "index_mb": round(stats[claim_index]["primaries"]["store"]["size_in_bytes"] / 2**20, 1)})
         for service in ("fetch", "enrich"):
             small, large = result[service][0]["rounds"], result[service][-1]["rounds"]
             median = lambda rows, key: sorted(row[key] for row in rows)[len(rows) // 2]  # noqa: E731
             result[f"{service}_large_over_small"] = {key: round(median(large, key) / median(small, key), 3)
                                                      for key in ("ready_s", "rss_mb")}
+        if base is not None:
+            for service in ("fetch", "enrich"):
+                small, large = (result["baseline"][service][i]["rounds"][0] for i in (0, -1))
+                result["baseline"][f"{service}_large_over_small"] = {
+                    key: (round(large[key] / small[key], 3) if large[key] and small[key] else None) for key in ("ready_s", "rss_mb")}
     finally:
         es.options(ignore_status=404).indices.delete(index=f"{url_index},{claim_index}")
         result["topics_deleted"] = len(delete_topics(settings))
+        if base_settings is not None:
+            result["topics_deleted"] += len(delete_topics(base_settings))
         es.close()
     written = write_result(args.out, result, started=started)
     print({k: v for k, v in written.items() if k.endswith("over_small")})
