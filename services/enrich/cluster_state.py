@@ -80,6 +80,9 @@ class EsClusters:
         return list(found.values())
 
     async def settle(self, enriched: dict) -> dict:
+        # seq: the settling order. Wall-clock nanoseconds, so a worker that takes the partition
+        # over continues the order (clocks of different hosts must agree to well under the
+        # seconds a rebalance takes).
         settled, claim = decide(enriched, await self.candidates(lookup_keys(enriched), article_time(enriched)),
                                 self.window_s, time.time_ns())
         if claim:

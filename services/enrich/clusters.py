@@ -20,6 +20,7 @@ which matters because the bands are stored and compared across the stream's hist
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import MutableMapping
 
 import numpy as np
@@ -121,8 +122,6 @@ def settle(enriched: dict, store: MutableMapping) -> dict:
 
 def article_time(enriched: dict) -> float:
     """The article's fetch time in epoch seconds (0.0 when it has none that parses)."""
-    from datetime import datetime
-
     payload = enriched.get("payload") or {}
     for value in (payload.get("fetched_at"), enriched.get("produced_at")):
         try:
