@@ -21,8 +21,8 @@ empty faust data directory) and measures:
 The baseline, in the same command (`--baseline`, by default the commit this branch started
 from, unpacked with `git archive`): the in-memory faust tables (`memory://`) it replaces,
 their changelog topics filled with the same number of entries (one per URL; 17 per article:
-its id and 16 bands), the services started and probed the same way (one round per size:
-a start replays the whole changelog).
+its id and 16 bands), the services started and probed the same way (one round, at the first
+`--baseline-sizes` sizes: a start replays the whole changelog).
 
     .venv/bin/python bench/state_bench.py [--urls 100000,1000000] [--signatures 20000,200000] [--rounds 2] [--baseline REV|none]
 
@@ -371,6 +371,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--baseline", default="merge-base", help="commit of the in-memory tables, or none")
     parser.add_argument("--baseline-timeout", type=float, default=900, help="seconds a baseline start may take")
+    parser.add_argument("--baseline-sizes", type=int, default=1,
+                        help="run the baseline at the first N sizes (a start replays the whole changelog: at 100,000 "
+                             "URLs it took 319 s here, so 1,000,000 would take most of an hour)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "state.json")
     args = parser.parse_args(argv)
     configure_logging("warning", "bench")
@@ -431,7 +434,7 @@ def main(argv: list[str]) -> int:
                 print(f"  round {r + 1}: fetch {fetch_rounds[-1]}, enrich {enrich_rounds[-1]}", flush=True)
             lookups = lookup_ms(es, url_index, claim_index, urls, sigs, now)
             print(f"  lookups {lookups}", flush=True)
-            if base is not None:
+            if base is not None and len(result["baseline"]["fetch"]) < args.baseline_sizes:
                 fill_bu = fill_changelog(base_settings, f"{base_settings.topic_prefix}newsflow-fetch-url-state-changelog",
                                          base_settings.partitions_for(6), filled_base[0], urls, url_entries(now))
                 fill_bs = fill_changelog(base_settings, f"{base_settings.topic_prefix}newsflow-enrich-clusters-changelog",
@@ -456,7 +459,7 @@ def main(argv: list[str]) -> int:
             median = lambda rows, key: sorted(row[key] for row in rows)[len(rows) // 2]  # noqa: E731
             result[f"{service}_large_over_small"] = {key: round(median(large, key) / median(small, key), 3)
                                                      for key in ("ready_s", "rss_mb")}
-        if base is not None:
+        if base is not None and args.baseline_sizes > 1:
             for service in ("fetch", "enrich"):
                 small, large = (result["baseline"][service][i]["rounds"][0] for i in (0, -1))
                 result["baseline"][f"{service}_large_over_small"] = {
