@@ -408,6 +408,8 @@ def run_baseline(settings: Settings, urls: list[str], site: ArticleSite, warm_pa
 def cleanup(settings: Settings) -> None:
     client = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
     client.options(ignore_status=404).indices.delete(index=f"{settings.index_alias}-v*")
+    # the fetch and enrich stages' state (services/core/state_index.py)
+    client.options(ignore_status=404).indices.delete(index=f"{settings.index_alias}-state-urls,{settings.index_alias}-state-clusters")
     client.options(ignore_status=404).indices.delete_index_template(name=f"newsflow-articles-{settings.index_alias}")
     client.close()
 

@@ -23,6 +23,13 @@ def _flag(value: str) -> bool:
     return value.strip().lower() not in ("0", "false", "no", "off")
 
 
+def _duration(value: str) -> float:
+    """Seconds from "30d", "12h", "90m", "45s" or a bare number of seconds."""
+    value = value.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    return float(value[:-1]) * units[value[-1]] if value and value[-1] in units else float(value)
+
+
 def _from_env(name: str, default: str, convert=str):
     """A field read from the environment, converted to its type, each time a Settings is made."""
     return field(default_factory=lambda: convert(_env(name, default)))
@@ -90,6 +97,13 @@ class Settings:
     # s, m, h, d. The schedule is checked every NEWSFLOW_FETCH_REFETCH_CHECK seconds.
     fetch_refetch_schedule: str = _from_env("NEWSFLOW_FETCH_REFETCH_SCHEDULE", "1h,6h,24h")
     fetch_refetch_check_s: float = _from_env("NEWSFLOW_FETCH_REFETCH_CHECK", "60", float)
+    # Bounded state (kept in Elasticsearch, beside the alias): a URL's fetch state is forgotten
+    # this long after its last fetch (it must outlast the refetch schedule and window), and
+    # near-duplicates are looked for among the articles fetched within this window before an
+    # article's own fetch. Units as above; both are swept every NEWSFLOW_STATE_SWEEP_INTERVAL.
+    fetch_url_state_retention_s: float = _from_env("NEWSFLOW_FETCH_URL_STATE_RETENTION", "30d", _duration)
+    near_duplicate_window_s: float = _from_env("NEWSFLOW_NEAR_DUPLICATE_WINDOW", "30d", _duration)
+    state_sweep_interval_s: float = _from_env("NEWSFLOW_STATE_SWEEP_INTERVAL", "1h", _duration)
     # The feeds and sitemaps the fetch service polls (YAML, see samples/sources.yaml); unset: none.
     sources_file: str = _from_env("NEWSFLOW_SOURCES", "")
     # At most this many article URLs taken from one feed or sitemap (index) per poll.

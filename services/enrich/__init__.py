@@ -8,7 +8,7 @@ import os
 # the package imports numpy. An explicit setting in the environment wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-# The enrich service's own single-partition topic between enrich() and the clusters table
+# The enrich service's own single-partition topic between enrich() and the near-duplicate clustering
 # (see app.py); the stage's output goes there and on to news.enriched once clustered.
 CLUSTERING_TOPIC = "news.enrich.clustering"
 # The clustering agent's stage name (metrics, logs, dead letters).

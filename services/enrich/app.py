@@ -6,41 +6,47 @@ Two agents, because the near-duplicate state is keyed differently from the strea
 1. `newsflow.enrich` (the shared stage shell, any number of partitions and workers) runs the
    pure enrich(): language, entities, ..., the MinHash bands and the original-URL link.
 2. `newsflow.enrich.clusters` reads the single-partition topic news.enrich.clustering and
-   settles each article's cluster against the `clusters` table (LSH band -> cluster id,
-   article id -> cluster id), changelogged by faust to `<app id>-clusters-changelog`.
+   settles each article's cluster against the near-duplicate claims of the look-back window
+   (LSH band or article id -> cluster id), kept in Elasticsearch (cluster_state.py).
 
-A faust table is only consistent when the stream that updates it is partitioned like the
-table; a band key can belong to any article, so one partition holding the whole table is
-the simple correct choice: one worker at a time owns it (faust moves it on rebalance and
-restores it from the changelog), and a few dictionary look-ups per article keep that one
-agent far faster than the enrich() agents feeding it. Replays (newsflow replay --topic
+A band key can belong to any article, so one agent settles every article, in order: the
+clustering topic has a single partition, so one worker at a time owns it, and one search
+and one write per article keep it far faster than the enrich() agents feeding it. The worker
+holds none of the claims, so memory and start-up time do not grow with history. Replays (newsflow replay --topic
 news.parsed) write to news.enrich.clustering too, so their articles are clustered the same way.
 """
 
+import time
+
 from ..core.app import create_app, run_worker
+from ..core.logs import get_logger
 from ..core.settings import get_settings
 from ..core.stage import StageSpec, attach_stage
 from . import CLUSTERING_TOPIC, CLUSTERS_AGENT, WEB_PORT_OFFSET
-from .clusters import settle
+from .cluster_state import EsClusters
 from .stage import OUTPUT_SCHEMA, SERVICE, stage_spec
 
 settings = get_settings()
 app = create_app(SERVICE, WEB_PORT_OFFSET, settings)
 attach_stage(app, stage_spec(), settings)
 
-clusters_table = app.Table(
-    # Keys and values are strings; with no key/value type faust (de)serialises them as JSON.
-    "clusters", partitions=1,
-    help="near-duplicate clusters: LSH band or article id -> cluster id",
-)
+log = get_logger("newsflow.enrich.app")
+# Written before the output is sent (Elasticsearch acknowledges a claim once it is in its
+# translog), so a crash cannot leave an article out (committed) but its claim unrecorded.
+clusters = EsClusters(settings)
 
 
 async def _settle(event: dict) -> dict:
-    settled = settle(event, clusters_table)
-    # The table's changelog writes are buffered by faust; they are acknowledged before the
-    # output, so a crash cannot leave an article out (committed) but its bands unrecorded.
-    await app.producer.flush()
-    return settled
+    return await clusters.settle(event)
+
+
+@app.timer(max(1.0, settings.state_sweep_interval_s))
+async def sweep_clusters() -> None:
+    """Delete the claims older than the look-back window (idempotent: any instance may)."""
+    try:
+        await clusters.sweep(time.time())
+    except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the worker; the next one tries again
+        log.warning("near-duplicate sweep failed", error=type(exc).__name__, reason=str(exc)[:300])
 
 
 # The second agent, through the same shell; its own stage name, so its events are counted apart.

@@ -20,6 +20,7 @@ which matters because the bands are stored and compared across the stream's hist
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import MutableMapping
 
 import numpy as np
@@ -103,3 +104,94 @@ def settle(enriched: dict, store: MutableMapping) -> dict:
     duplicates = enrichment.get("duplicates") or {}
     enrichment["cluster_id"] = assign(store, enriched["id"], duplicates.get("original_id"), duplicates.get("bands") or [])
     return enriched
+
+
+# --- Bounded state: claims with a look-back window ---------------------------------------
+#
+# The store assign() works on is rebuilt for each article from *claims*: what earlier articles
+# recorded, one claim document per article (or per revision that claimed something new):
+#     {"article": id, "cluster": cluster id, "claims": [keys newly set], "at": article time, "seq": order}
+# A key's value is that of its earliest claim (by seq: the order the clustering agent settled
+# them), exactly the "first writer keeps it" rule of assign(), so the same stream gives the
+# same clusters as one ever-growing table, but only claims made by articles fetched within
+# NEWSFLOW_NEAR_DUPLICATE_WINDOW of the article count. The window is measured in the
+# articles' own fetch times, not the wall clock, so a replay decides as the first pass did
+# (while the claims are kept: older ones are swept). Kept in Elasticsearch by the service
+# (cluster_state.py); in memory (MemoryClusters) by newsflow reindex and the tests.
+
+
+def article_time(enriched: dict) -> float:
+    """The article's fetch time in epoch seconds (0.0 when it has none that parses)."""
+    payload = enriched.get("payload") or {}
+    for value in (payload.get("fetched_at"), enriched.get("produced_at")):
+        try:
+            return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            continue
+    return 0.0
+
+
+def lookup_keys(enriched: dict) -> list[str]:
+    """The keys assign() reads for this article: its own, its original's, its bands."""
+    duplicates = enriched["payload"]["enrichment"].get("duplicates") or {}
+    keys = [f"a:{enriched['id']}"]
+    if duplicates.get("original_id"):
+        keys.append(f"a:{duplicates['original_id']}")
+    return keys + list(duplicates.get("bands") or [])
+
+
+def in_window(claim: dict, at: float, window_s: float) -> bool:
+    """A claim counts for an article fetched at `at` if it was made by an article fetched at
+    most `window_s` before (later ones always count: a late article sees what came since)."""
+    return window_s <= 0 or float(claim["at"]) >= at - window_s
+
+
+def claims_view(claims: list[dict]) -> dict[str, str]:
+    """key -> cluster id as assign() would find it: the earliest claim of each key wins."""
+    view: dict[str, str] = {}
+    for claim in sorted(claims, key=lambda c: (c["seq"], c["article"])):
+        for key in claim["claims"]:
+            view.setdefault(key, claim["cluster"])
+    return view
+
+
+def decide(enriched: dict, claims: list[dict], window_s: float, seq: int) -> tuple[dict, dict | None]:
+    """Pure: the enriched event with its cluster id, given the earlier claims on its lookup
+    keys, and the claim it makes (None when it sets nothing new: a redelivery or replay)."""
+    at = article_time(enriched)
+    view = claims_view([c for c in claims if in_window(c, at, window_s)])
+    before = set(view)
+    settled = settle(enriched, view)
+    new = [key for key in view if key not in before]
+    if not new:
+        return settled, None
+    cluster = settled["payload"]["enrichment"]["cluster_id"]
+    return settled, {"article": enriched["id"], "cluster": cluster, "claims": new, "at": at, "seq": seq}
+
+
+class MemoryClusters:
+    """The claims in memory, indexed by key: `newsflow reindex` settles a topic's history with
+    it as the service does, window included. `prune(before)` drops claims made by articles
+    fetched before that time."""
+
+    def __init__(self, window_s: float):
+        self.window_s = window_s
+        self.by_key: dict[str, list[dict]] = {}
+        self.seq = 0
+
+    def settle(self, enriched: dict) -> dict:
+        found = {id(c): c for key in lookup_keys(enriched) for c in self.by_key.get(key, ())}
+        self.seq += 1
+        settled, claim = decide(enriched, list(found.values()), self.window_s, self.seq)
+        if claim:
+            for key in claim["claims"]:
+                self.by_key.setdefault(key, []).append(claim)
+        return settled
+
+    def prune(self, before: float) -> None:
+        for key in list(self.by_key):
+            kept = [c for c in self.by_key[key] if c["at"] >= before]
+            if kept:
+                self.by_key[key] = kept
+            else:
+                del self.by_key[key]

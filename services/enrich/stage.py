@@ -5,7 +5,7 @@ that fails or runs out of time leaves its field empty and says why in enrichment
 article with no text at all raises, so the shell dead-letters it. Apart from the event it
 reads only models and configuration, never the stream's state: the duplicate cluster it
 sets is provisional (the original's id, or its own), and the enrich service settles it
-against the stream-wide clusters table (app.py, clusters.py).
+against the stream-wide near-duplicate claims (app.py, clusters.py, cluster_state.py).
 """
 
 from __future__ import annotations

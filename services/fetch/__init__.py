@@ -1,6 +1,6 @@
 """The fetch service: polite, robust and safe HTTP fetching, and discovery from feeds and sitemaps.
 
-    app.py        the faust app: the stage (news.fetch.requests -> news.raw), its url-state table, the poller
+    app.py        the faust app: the stage (news.fetch.requests -> news.raw), its URL state (url_state.py), the poller
     fetcher.py    the stage function: normalised URL, recently-fetched window, conditional GET, raw event
     client.py     Fetcher: one URL -> one page (robots, politeness, redirects, timeouts, limits, retries)
     addresses.py  safety: http(s) only; private/loopback/link-local/metadata addresses refused at connect

@@ -15,7 +15,8 @@ from .client import Fetcher
 from .errors import FetchFailed
 from .fetcher import INPUT_SCHEMA, OUTPUT_SCHEMA, SERVICE, make_handler, stage_time_limit
 from .poller import Poller
-from .refetch import REMOVED_SCHEMA, REQUEST_SCHEMA, due, parse_schedule, refetch_request
+from .refetch import REMOVED_SCHEMA, REQUEST_SCHEMA, check_retention, due, parse_schedule, refetch_request
+from .url_state import EsUrlState
 from .seen import SeenLog, seen_topic
 from .sources import load_sources
 from ..core.topics import ensure_compacted_topic
@@ -26,15 +27,16 @@ log = get_logger("newsflow.fetch.app")
 settings = get_settings()
 app = create_app(SERVICE, WEB_PORT_OFFSET, settings)
 
-# Per-URL state (last fetch, its request, ETag / Last-Modified), keyed by the request's article
-# id like the input topic, so each worker holds the state of its own partitions. The changelog
-# topic keeps it across restarts (memory:// store, restored at start-up). Keys and values are
-# stored as JSON, faust's default for an untyped table.
-url_state = app.Table("url-state", partitions=settings.partitions_for(topic_catalogue()[INPUT_TOPIC].partitions), help="fetch state per URL")
+# A broken schedule, or a retention shorter than it, stops the service at start-up, loudly.
+refetch_schedule = parse_schedule(settings.fetch_refetch_schedule)
+check_retention(settings.fetch_url_state_retention_s, refetch_schedule, settings.fetch_refetch_after_s)
+# Per-URL state (last fetch, its request, ETag / Last-Modified, the refetches made), keyed by
+# the request's article id, in Elasticsearch (url_state.py): nothing of it is held here, so
+# memory and start-up time do not grow with the URLs seen; it is forgotten after
+# NEWSFLOW_FETCH_URL_STATE_RETENTION.
+url_state = EsUrlState(settings, refetch_schedule)
 # One fetcher for the stage and the poller, so both keep to the same per-host limits.
 fetcher = Fetcher(settings)
-# A broken schedule stops the service at start-up, loudly.
-refetch_schedule = parse_schedule(settings.fetch_refetch_schedule)
 
 
 async def send_removal(event: dict) -> None:
@@ -83,15 +85,22 @@ _requested: dict[tuple[str, int], float] = {}  # (article id, refetch) -> when t
 
 @app.timer(max(1.0, settings.fetch_refetch_check_s))
 async def request_refetches() -> None:
-    """Send a request for every refetch that is due in this worker's URL state. The handler
-    records each refetch made, so one sent twice (a restart, a standby's copy of the state) is
-    fetched once; here a request is not sent again for an hour unless it was made."""
-    if not refetch_schedule:
+    """Send a request for every refetch that is due (the URL state's indexed `due_at`, not a
+    scan of every URL); the worker holding partition 0 of the input does it for all, and the
+    requests go to the input keyed by article, so each reaches the worker of its partition.
+    The handler records each refetch made, so one sent twice (a restart, a new holder of
+    partition 0) is fetched once; here a request is not sent again for an hour unless it was made."""
+    if not refetch_schedule or not _polls_here():
         return
     now = time.time()
     for key in [k for k, sent in _requested.items() if now - sent > 3600]:
         del _requested[key]
-    for article, url, number in due(list(url_state.items()), now, refetch_schedule):
+    try:
+        states = await url_state.due(now)
+    except Exception as exc:  # noqa: BLE001 - a failed check must not stop the worker; the next one tries again
+        log.warning("refetch check failed", error=type(exc).__name__, reason=str(exc)[:300])
+        return
+    for article, url, number in due(states, now, refetch_schedule):
         if (article, number) in _requested:
             continue
         event = refetch_request(article, url, number)
@@ -99,6 +108,17 @@ async def request_refetches() -> None:
                                               REQUEST_SCHEMA))
         _requested[(article, number)] = now
         log.info("refetch requested", article_id=article, url=url, refetch=number)
+
+
+@app.timer(max(1.0, settings.state_sweep_interval_s))
+async def sweep_url_state() -> None:
+    """Forget URL state older than the retention (the worker holding partition 0 does it)."""
+    if not _polls_here():
+        return
+    try:
+        await url_state.sweep(time.time())
+    except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the worker; the next one tries again
+        log.warning("url state sweep failed", error=type(exc).__name__, reason=str(exc)[:300])
 
 
 async def _prepare_topics() -> None:

@@ -21,7 +21,8 @@ from .client import FetchedPage, Fetcher
 from .content import Kind, charset_hint
 from .errors import FetchFailed, FetchRefused
 from .refetch import REMOVED_STATUSES, removal_event
-from .state import UrlState, after_fetch, recently_fetched, unchanged_before, validators
+from .state import UrlState, after_fetch, expired, recently_fetched, unchanged_before, validators
+from .url_state import MappingState
 
 __all__ = ["FetchFailed", "FetchRefused", "FetchedPage", "raw_event", "make_handler", "stage_time_limit"]
 
@@ -71,11 +72,13 @@ def stage_time_limit(settings: Settings) -> float:
 
 def make_handler(settings: Settings, state: MutableMapping[str, UrlState] | None = None,
                  fetcher: Fetcher | None = None, clock=time.time, removed=None):
-    """The stage's handle function. `state` is the faust table in the service (a dict in
-    tests); the fetcher is made on first use, inside the running event loop. `removed(event)`
-    is awaited with the news.removed event of a scheduled refetch that found the page gone
-    (404/410), before the request counts as handled."""
+    """The stage's handle function. `state` is the URL state: in the service the Elasticsearch
+    store of url_state.py (anything with `aget`/`aput`), in tests a dict; state older than
+    the retention reads as absent. The fetcher is made on first use, inside the running event
+    loop. `removed(event)` is awaited with the news.removed event of a scheduled refetch that
+    found the page gone (404/410), before the request counts as handled."""
     state = {} if state is None else state
+    store = state if hasattr(state, "aget") else MappingState(state)
     in_flight: set[str] = set()
 
     async def fetch(request: dict) -> dict | None:
@@ -83,7 +86,9 @@ def make_handler(settings: Settings, state: MutableMapping[str, UrlState] | None
         fetcher = fetcher or Fetcher(settings)
         url = normalise_url(request["payload"]["url"])  # tracking parameters off: one article, one URL
         key, trace_id = request["id"], request["trace_id"]
-        previous = state.get(key)
+        previous = await store.aget(key)
+        if expired(previous, clock(), settings.fetch_url_state_retention_s):
+            previous = None
         refetch = request["payload"].get("refetch")
         if refetch and previous and (previous.get("removed") or int(previous.get("refetched") or 0) >= refetch):
             log.info("refetch skipped: made already", url=url, refetch=refetch)
@@ -108,14 +113,14 @@ def make_handler(settings: Settings, state: MutableMapping[str, UrlState] | None
             if not (refetch and exc.status in REMOVED_STATUSES and removed is not None):
                 raise
             await removed(removal_event(request, url, exc.status, str(exc), clock()))
-            state[key] = {**(previous or {}), "fetched_at": clock(), "trace_id": trace_id, "status": exc.status,
-                          "removed": True, "refetched": refetch}
+            await store.aput(key, {**(previous or {}), "fetched_at": clock(), "trace_id": trace_id, "status": exc.status,
+                                   "removed": True, "refetched": refetch})
             RESULTS.labels("removed").inc()
             log.info("refetch found the page gone: marked removed", url=url, status=exc.status)
             return None
         finally:
             in_flight.discard(key)
-        state[key] = after_fetch(previous, page.status, page.headers, trace_id, clock(), url=url, refetch=refetch)
+        await store.aput(key, after_fetch(previous, page.status, page.headers, trace_id, clock(), url=url, refetch=refetch))
         if page.not_modified:
             log.info("page not modified (304): seen, nothing emitted", url=url, refetch=refetch)
             RESULTS.labels("not_modified").inc()

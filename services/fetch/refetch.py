@@ -58,6 +58,27 @@ def due(states: Iterable[tuple[str, dict]], now: float, schedule: tuple[float, .
     return found
 
 
+def next_due_at(state: dict, schedule: tuple[float, ...]) -> float | None:
+    """When the URL's next scheduled refetch falls due (epoch seconds); None when none is left
+    (schedule done, page removed, or no URL kept). Stored with the state and indexed, so the
+    refetch check asks for `due_at <= now` instead of scanning every URL (url_state.py)."""
+    if not isinstance(state, dict) or state.get("removed") or not state.get("url") or not state.get("first_fetched_at"):
+        return None
+    done = int(state.get("refetched") or 0)
+    if done >= len(schedule):
+        return None
+    return float(state["first_fetched_at"]) + schedule[done]
+
+
+def check_retention(retention_s: float, schedule: tuple[float, ...], refetch_after_s: float) -> None:
+    """The URL state must outlast the refetch schedule and the recently-fetched window, or
+    refetches would be forgotten before they fall due. Raises ValueError (stops the service)."""
+    needed = max((*schedule, refetch_after_s, 0.0))
+    if 0 < retention_s <= needed:
+        raise ValueError(f"NEWSFLOW_FETCH_URL_STATE_RETENTION ({retention_s:.0f} s) must exceed the last refetch "
+                         f"and the recently-fetched window ({needed:.0f} s)")
+
+
 def refetch_request(article_id: str, url: str, number: int) -> dict:
     return make_event(REQUEST_SCHEMA, article_id, new_trace_id(),
                       {"url": url, "source": SOURCE, "requested_at": utc_now(), "refetch": number}, "fetch")

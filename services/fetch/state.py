@@ -68,3 +68,12 @@ def after_fetch(previous: UrlState | None, status: int, headers: dict[str, str],
     if modified:
         state["last_modified"] = modified
     return state
+
+
+def expired(state: UrlState | None, now: float, retention_s: float) -> bool:
+    """State kept longer than NEWSFLOW_FETCH_URL_STATE_RETENTION after the URL's last fetch is
+    forgotten: read as absent before the sweep deletes it, so behaviour never depends on when
+    the sweep ran. `retention_s <= 0` keeps state forever."""
+    if not state or retention_s <= 0:
+        return False
+    return now - float(state.get("fetched_at") or 0.0) > retention_s

@@ -54,8 +54,8 @@ class ReindexReport:
     old_indices: list[str] = field(default_factory=list)   # (months) every index the alias served before
     new_indices: list[str] = field(default_factory=list)   # (months) every month of the new generation
     # From news.raw: the near-duplicate clusters, settled as the enrich service does (band or
-    # article id -> cluster id), across the whole history and the catch-up.
-    clusters: dict = field(default_factory=dict, repr=False)
+    # article id -> cluster id, within the look-back window), across the history and the catch-up.
+    clusters: object = field(default=None, repr=False)
 
 
 async def next_index(es: AsyncElasticsearch, settings: Settings) -> str:
@@ -65,18 +65,17 @@ async def next_index(es: AsyncElasticsearch, settings: Settings) -> str:
     return physical_index(settings, max(versions, default=0) + 1)
 
 
-def _to_document_event(source: str, raw: bytes, clusters: dict) -> dict:
+def _to_document_event(source: str, raw: bytes, clusters) -> dict:
     """The enriched event an index document is built from, re-running the stages for news.raw."""
     if source == "news.enriched":
         return decode(raw, "news.enriched/1")
-    from ..enrich.clusters import settle
     from ..enrich.stage import enrich
     from ..parse.stage import parse
 
-    return settle(enrich(parse(decode(raw, "news.raw/1"))), clusters)
+    return clusters.settle(enrich(parse(decode(raw, "news.raw/1"))))
 
 
-async def _document_event(source: str, raw: bytes, clusters: dict) -> dict | Exception:
+async def _document_event(source: str, raw: bytes, clusters) -> dict | Exception:
     """As above; while a server the stages need is down, wait for it (core/outage.py)."""
     async def call() -> dict:
         return _to_document_event(source, raw, clusters)
@@ -144,7 +143,10 @@ async def reindex(settings: Settings, source: str = "news.enriched", show_progre
         await es.options(ignore_status=404).indices.delete_alias(index=f"{settings.index_alias}-v*", name=building)
         # settings and mappings come from the project's template; written through its own alias
         await es.indices.create(index=new, aliases={building: {"is_write_index": True}})
-        report = ReindexReport(source=source, old_index=old, new_index=new)
+        from ..enrich.clusters import MemoryClusters
+
+        report = ReindexReport(source=source, old_index=old, new_index=new,
+                               clusters=MemoryClusters(settings.near_duplicate_window_s))
         topics = [settings.topic(source), settings.topic("news.removed")]
         snapshot = await end_offsets(settings, topics)
         with tqdm(total=sum(snapshot.values()), desc=f"reindex {source} -> {new}", unit="event",

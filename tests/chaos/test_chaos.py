@@ -117,6 +117,8 @@ def chaos_env(shared_stack):
     yield env, settings, proxy
     client = Elasticsearch(shared.elasticsearch_url, request_timeout=30)
     client.options(ignore_status=404).indices.delete(index=f"{settings.index_alias}-v*")
+    # the fetch and enrich stages' state (services/core/state_index.py)
+    client.options(ignore_status=404).indices.delete(index=f"{settings.index_alias}-state-urls,{settings.index_alias}-state-clusters")
     client.options(ignore_status=404).indices.delete_index_template(name=f"newsflow-articles-{settings.index_alias}")
     client.close()
     corenlp("down")

@@ -1,5 +1,5 @@
 """Near-duplicates through the real enrich service: the seed page and a differently laid out
-copy of its text at another URL share a cluster (by MinHash, through the clusters table);
+copy of its text at another URL share a cluster (by MinHash, through the near-duplicate claims);
 an unrelated article does not; the seed also carries every enrichment field."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def test_seed_and_its_relaid_copy_share_a_cluster_through_the_service(services, 
 
     found = wait_until(enriched, 180, "three enriched articles")
     cluster = {e["payload"]["url"]: e["payload"]["enrichment"]["cluster_id"] for e in found.values()}
-    # (Named after whichever copy of the story the session's clusters table saw first: other
+    # (Named after whichever copy of the story the session's claims saw first: other
     # tests ingest the sample pages too.)
     assert cluster[SEED_URL] == cluster[COPY_URL]
     assert cluster[other_url] != cluster[SEED_URL]

@@ -1,6 +1,7 @@
 """The fetch service as it runs, against real Kafka and the local test site: the sources poller,
 dead letters with reasons, `newsflow submit --feed/--sitemap`, and the per-URL state table
-surviving a restart (a conditional GET answered 304 emits nothing).
+surviving a restart or a SIGKILL (a conditional GET answered 304 emits nothing) and forgotten
+after its retention.
 
 It runs its own fetch worker under its own topic prefix, with a sources file, so that it can
 be restarted without disturbing the pipeline the other tests share."""
@@ -12,7 +13,6 @@ import uuid
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from newsflow.core.envelope import encode
 from newsflow.core.ids import article_id
@@ -22,7 +22,8 @@ from newsflow.fetch.poller import REQUEST_SCHEMA, request_event
 from tests.fetchsite import FetchSite
 
 from .conftest import REPO, ServiceProcess, free_port, wait_until, _ok
-from .helpers import read_topic
+from .helpers import es, read_topic
+from newsflow.core.state_index import state_index
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +55,7 @@ def site():
 
 @pytest.fixture(scope="module")
 def fetch_env(test_env, site, tmp_path_factory):
+    run = uuid.uuid4().hex[:8]
     sources = tmp_path_factory.mktemp("fetch") / "sources.yaml"
     sources.write_text(f"""sources:
   - {{type: feed, url: "{site.url('/feed.xml')}", interval: 1s, name: test-feed}}
@@ -61,7 +63,11 @@ def fetch_env(test_env, site, tmp_path_factory):
 """)
     return {
         **test_env,
-        "NEWSFLOW_TOPIC_PREFIX": f"testfetch{uuid.uuid4().hex[:8]}.",
+        "NEWSFLOW_TOPIC_PREFIX": f"testfetch{run}.",
+        # its own URL state (an index named after the alias), apart from the shared pipeline's
+        "NEWSFLOW_INDEX_ALIAS": f"testfetch{run}-articles",
+        "NEWSFLOW_FETCH_URL_STATE_RETENTION": "2d",
+        "NEWSFLOW_STATE_SWEEP_INTERVAL": "1s",
         "NEWSFLOW_WEB_PORT_BASE": str(free_port() - 1),
         "NEWSFLOW_SOURCES": str(sources),
         "NEWSFLOW_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
@@ -75,7 +81,9 @@ def fetch_env(test_env, site, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fetch_settings(fetch_env) -> Settings:
-    return Settings(topic_prefix=fetch_env["NEWSFLOW_TOPIC_PREFIX"])
+    settings = Settings(topic_prefix=fetch_env["NEWSFLOW_TOPIC_PREFIX"], index_alias=fetch_env["NEWSFLOW_INDEX_ALIAS"])
+    yield settings
+    es(settings).options(ignore_status=404).indices.delete(index=state_index(settings, "urls"))
 
 
 @pytest.fixture(scope="module")
@@ -164,33 +172,46 @@ def test_state_survives_a_restart_and_a_304_emits_nothing(service, site, fetch_s
     second = submit(fetch_settings, [url])[0]
     hits = wait_until(lambda: len(site.hits_for("/article/50.html")) >= 2 and site.hits_for("/article/50.html"),
                       60, "the second fetch")
-    assert hits[1].headers.get("if-none-match") == '"article-50-v1"'  # the ETag came back from the changelog
+    assert hits[1].headers.get("if-none-match") == '"article-50-v1"'  # the ETag came back from the state
 
     def latest_state():
-        values = [v for k, v in changelog(fetch_settings, "url-state") if k == first["id"]]
-        return values and values[-1]["trace_id"] == second["trace_id"] and values[-1]
+        state = url_state(fetch_settings, first["id"])
+        return state and state["trace_id"] == second["trace_id"] and state
 
-    state = wait_until(latest_state, 30, "the 304 recorded in the table")
+    state = wait_until(latest_state, 30, "the 304 recorded in the state")
     assert state["status"] == 304
     time.sleep(1.0)  # had a raw event been coming, it would be there by now
     assert len(events_for(fetch_settings, "news.raw", {first["id"]})) == 1
 
 
-def changelog(settings: Settings, table: str) -> list[tuple[str, dict]]:
-    """(key, value) of a faust table's changelog topic, oldest first."""
-    async def go():
-        topic = f"{settings.topic_prefix}newsflow-fetch-{table}-changelog"
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-                                    enable_auto_commit=False, group_id=None)
-        await consumer.start()
-        rows = []
-        try:
-            while batch := await consumer.getmany(timeout_ms=1000):
-                for messages in batch.values():
-                    rows.extend((orjson.loads(m.key), orjson.loads(m.value)) for m in messages if m.value)
-        finally:
-            await consumer.stop()
-        return rows
+def url_state(settings: Settings, key: str) -> dict | None:
+    """A URL's state as the fetch stage keeps it (services/fetch/url_state.py)."""
+    answer = es(settings).options(ignore_status=404).get(index=state_index(settings, "urls"), id=key, realtime=True)
+    return answer.get("_source") if answer.get("found") else None
 
-    return asyncio.run(go())
+
+def test_state_outlives_a_killed_worker_and_is_forgotten_after_its_retention(service, site, fetch_settings):
+    """SIGKILL mid-life: the restarted worker still has every URL's state (nothing of it was
+    in the worker); states whose last fetch is older than the retention (2 days here) are
+    swept, younger ones stay."""
+    url = site.url("/article/51.html")
+    first = submit(fetch_settings, [url])[0]
+    wait_until(lambda: events_for(fetch_settings, "news.raw", {first["id"]}), 60, "the first fetch")
+    index = state_index(fetch_settings, "urls")
+    now = time.time()
+    old, young = "0" * 31 + "1", "0" * 31 + "2"
+    client = es(fetch_settings)
+    client.index(index=index, id=old, document={"fetched_at": now - 3 * 86400, "url": "https://gone.example/a"})
+    client.index(index=index, id=young, document={"fetched_at": now - 86400, "url": "https://kept.example/a"})
+
+    service.kill()
+    service.start()
+    hits = len(site.hits_for("/article/51.html"))
+    submit(fetch_settings, [url])
+    wait_until(lambda: len(site.hits_for("/article/51.html")) > hits, 120, "the fetch after the SIGKILL")
+    assert site.hits_for("/article/51.html")[-1].headers.get("if-none-match") == '"article-51-v1"'
+
+    wait_until(lambda: url_state(fetch_settings, old) is None, 60, "the sweep of the expired state")
+    assert url_state(fetch_settings, young) is not None
+    assert url_state(fetch_settings, first["id"]) is not None
 
