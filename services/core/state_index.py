@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from elasticsearch import ApiError, AsyncElasticsearch, ConnectionError as EsConnectionError, ConnectionTimeout
 
+from .es import es_client
 from .logs import get_logger
 from .outage import DependencyUnavailable
 from .settings import Settings
@@ -28,6 +29,27 @@ STATE_REQUEST_TIMEOUT_S = 8.0
 def state_index(settings: Settings, name: str) -> str:
     """The index of one kind of state, named after the alias so test runs stay apart."""
     return f"{settings.index_alias}-state-{name}"
+
+
+class StateIndex:
+    """One kind of stage state in its index: the client is made on first use (in the running
+    loop), the index with its mapping on first request."""
+
+    def __init__(self, settings: Settings, name: str, properties: dict, es: AsyncElasticsearch | None = None):
+        self.settings, self._es, self.properties = settings, es, properties
+        self.index = state_index(settings, name)
+        self._ready = False
+
+    async def es(self) -> AsyncElasticsearch:
+        if self._es is None:
+            # Fail fast (the shell's outage policy waits and tries again) rather than retry
+            # inside the stage's time limit, which would dead-letter the input instead.
+            self._es = es_client(self.settings).options(request_timeout=STATE_REQUEST_TIMEOUT_S, max_retries=0,
+                                                        retry_on_timeout=False)
+        if not self._ready:
+            await ensure_state_index(self._es, self.settings, self.index, self.properties)
+            self._ready = True
+        return self._es
 
 
 @asynccontextmanager

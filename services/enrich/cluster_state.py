@@ -17,9 +17,8 @@ import time
 
 from elasticsearch import AsyncElasticsearch
 
-from ..core.es import es_client
 from ..core.settings import Settings
-from ..core.state_index import STATE_REQUEST_TIMEOUT_S, ensure_state_index, state_index, sweep_older, unavailable_as_dependency
+from ..core.state_index import StateIndex, sweep_older, unavailable_as_dependency
 from .clusters import article_time, decide, in_window, lookup_keys
 
 PROPERTIES = {
@@ -34,26 +33,14 @@ MAX_CANDIDATES = 2000
 REFRESH_AFTER_S = 1.0
 
 
-class EsClusters:
+class EsClusters(StateIndex):
     def __init__(self, settings: Settings, es: AsyncElasticsearch | None = None, clock=time.time):
-        self.settings, self._es, self.clock = settings, es, clock
-        self.index = state_index(settings, "clusters")
+        super().__init__(settings, "clusters", PROPERTIES, es)
+        self.clock = clock
         self.window_s = settings.near_duplicate_window_s
-        self._ready = False
         self.pending: list[dict] = []   # claims indexed since this agent's last refresh
         self._pending_since = 0.0
         self._refreshed = False         # none yet by this process: refresh before the first search
-
-    async def es(self) -> AsyncElasticsearch:
-        if self._es is None:
-            # Fail fast (the shell's outage policy waits and tries again) rather than retry
-            # inside the stage's time limit, which would dead-letter the input instead.
-            self._es = es_client(self.settings).options(request_timeout=STATE_REQUEST_TIMEOUT_S, max_retries=0,
-                                                        retry_on_timeout=False)
-        if not self._ready:
-            await ensure_state_index(self._es, self.settings, self.index, PROPERTIES)
-            self._ready = True
-        return self._es
 
     async def _refresh_if_due(self, es: AsyncElasticsearch) -> None:
         if self._refreshed and not (self.pending and time.monotonic() - self._pending_since >= REFRESH_AFTER_S):

@@ -15,9 +15,8 @@ from typing import MutableMapping
 
 from elasticsearch import AsyncElasticsearch
 
-from ..core.es import es_client
 from ..core.settings import Settings
-from ..core.state_index import STATE_REQUEST_TIMEOUT_S, ensure_state_index, state_index, sweep_older, unavailable_as_dependency
+from ..core.state_index import StateIndex, sweep_older, unavailable_as_dependency
 from .refetch import next_due_at
 from .state import UrlState
 
@@ -49,24 +48,12 @@ def state_document(state: UrlState, schedule: tuple[float, ...]) -> dict:
     return doc
 
 
-class EsUrlState:
-    """The URL state in Elasticsearch; the client is made on first use, in the running loop."""
+class EsUrlState(StateIndex):
+    """The URL state in Elasticsearch."""
 
     def __init__(self, settings: Settings, schedule: tuple[float, ...], es: AsyncElasticsearch | None = None):
-        self.settings, self.schedule, self._es = settings, schedule, es
-        self.index = state_index(settings, "urls")
-        self._ready = False
-
-    async def es(self) -> AsyncElasticsearch:
-        if self._es is None:
-            # Fail fast (the shell's outage policy waits and tries again) rather than retry
-            # inside the stage's time limit, which would dead-letter the input instead.
-            self._es = es_client(self.settings).options(request_timeout=STATE_REQUEST_TIMEOUT_S, max_retries=0,
-                                                        retry_on_timeout=False)
-        if not self._ready:
-            await ensure_state_index(self._es, self.settings, self.index, PROPERTIES)
-            self._ready = True
-        return self._es
+        super().__init__(settings, "urls", PROPERTIES, es)
+        self.schedule = schedule
 
     async def aget(self, key: str) -> UrlState | None:
         es = await self.es()
