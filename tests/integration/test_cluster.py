@@ -2,10 +2,8 @@
 three KRaft brokers and two Elasticsearch nodes on loopback, under the test's own NEWSFLOW_VAR
 and ports, one cluster for the whole module.
 
-- Topics and changelogs are created replicated three times with two in sync; writes with
-  acks=all and reads go on while one broker is stopped, and every message is there after;
-  documents written with one replica are all found through the bootstrap list of nodes while
-  one Elasticsearch node is stopped. Stopped servers are brought back by cluster-up.
+- Topics and changelogs are created replicated three times with two in sync, and the index
+  with one replica of every shard (green on two nodes).
 - The pipeline itself (fetch, parse, enrich, index as services, the shared CoreNLP) on the
   cluster through the bootstrap lists, replication 3, min.insync 2, Elasticsearch replicas 1:
   a batch of generated article pages is submitted at a steady pace and, while it flows, the
@@ -139,7 +137,8 @@ async def replicas(settings: Settings, topics: list[str]) -> dict[str, tuple[set
                          min_isr.get(t["topic"])) for t in described}
 
 
-def test_nothing_is_lost_while_a_broker_and_an_elasticsearch_node_are_down(cluster, settings):
+def test_topics_changelogs_and_the_index_are_replicated(cluster, settings):
+    """Replication as configured (the pipeline tests below stop brokers and a node under load)."""
     raw, changelog = settings.topic("news.raw"), f"{settings.topic_prefix}newsflow-fetch-url-state-changelog"
     asyncio.run(ensure_topics(settings))
     asyncio.run(ensure_compacted_topic(settings, changelog, settings.partitions_for(6)))
@@ -154,12 +153,10 @@ def test_nothing_is_lost_while_a_broker_and_an_elasticsearch_node_are_down(clust
             for i in range(start, start + n):
                 await put(raw, f"k{i}".encode(), b"{}")
 
-    asyncio.run(send(0, 30))
-    stop(cluster["var"] / "kafka-2" / "kafka.pid")
-    asyncio.run(send(30, 30))          # two of three in sync: still accepted
+    asyncio.run(send(0, 60))
     assert sum(asyncio.run(end_offsets(settings, [raw])).values()) == 60
 
-    # Elasticsearch: one replica of every shard, then one node stopped
+    # Elasticsearch: one replica of every shard
     async def index(n: int) -> int:
         async with es_client(settings) as es:
             await ensure_index(es, settings)
@@ -179,13 +176,7 @@ def test_nothing_is_lost_while_a_broker_and_an_elasticsearch_node_are_down(clust
         async with es_client(settings) as es:
             return (await es.count(index=settings.index_alias))["count"]
 
-    assert asyncio.run(index(20)) == 20
-    stop(cluster["var"] / "es-2" / "es.pid")
-    assert asyncio.run(count()) == 20, "every document through the node that is left"
-
-    cluster["up"]()                   # both back
-    wait_until(lambda: asyncio.run(replicas(settings, [raw]))[raw][1] == {3}, 300, "broker 2 back in sync")
-    assert sum(asyncio.run(end_offsets(settings, [raw])).values()) == 60
+    assert asyncio.run(index(20)) == 20   # green: every shard with its replica on the other node
     assert asyncio.run(count()) == 20
 
     async def cleanup():
@@ -198,8 +189,8 @@ def test_nothing_is_lost_while_a_broker_and_an_elasticsearch_node_are_down(clust
 
 # ---------------------------------------------------------------- the pipeline on the cluster
 
-BATCH = int(os.environ.get("NEWSFLOW_CLUSTER_BATCH", "36"))       # articles per scenario
-PACE_S = float(os.environ.get("NEWSFLOW_CLUSTER_PACE", "30"))    # ... submitted evenly over this
+BATCH = int(os.environ.get("NEWSFLOW_CLUSTER_BATCH", "30"))       # articles per scenario
+PACE_S = float(os.environ.get("NEWSFLOW_CLUSTER_PACE", "25"))    # ... submitted evenly over this
 SCENARIOS = 3
 WARM = 4
 
@@ -384,7 +375,7 @@ async def _submit(settings: Settings, urls: list[str], over_s: float, progress: 
             await asyncio.sleep(1)
 
 
-def _scenario(p: Pipeline, fault) -> dict:
+def _scenario(p: Pipeline, fault, pace_s: float = PACE_S) -> dict:
     """Submits the next batch at a steady pace and, once its first articles are indexed and
     more are still being submitted, runs `fault`; then checks nothing was lost, nothing lags,
     every partition is back in sync and every article was written once."""
@@ -393,7 +384,7 @@ def _scenario(p: Pipeline, fault) -> dict:
     ids = [article_id(u) for u in urls]
     writes_before, documents_before = _writes(p.settings), _documents(p.settings)
     progress = {"sent": 0}
-    submitter = threading.Thread(target=lambda: asyncio.run(_submit(p.settings, urls, PACE_S, progress)), daemon=True)
+    submitter = threading.Thread(target=lambda: asyncio.run(_submit(p.settings, urls, pace_s, progress)), daemon=True)
     submitter.start()
     wait_until(lambda: _found(p.settings, ids) >= 2, 240, "the batch's first articles indexed", interval=0.5)
     mid_flow = {"submitted": progress["sent"], "indexed": _found(p.settings, ids)}
@@ -483,4 +474,4 @@ def test_pipeline_survives_a_rolling_restart_of_all_brokers(pipeline):
             wait_until(lambda: _all_in_sync(p.settings), 300, f"broker {node} back, every partition in sync", interval=1)
             p.note(f"broker {node} back in sync")
 
-    _scenario(pipeline, rolling_restart)
+    _scenario(pipeline, rolling_restart, pace_s=4 * PACE_S)   # articles flow through all three restarts
