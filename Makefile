@@ -58,14 +58,12 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	  else echo "make browser: install Debian's chromium (sudo apt-get install chromium)" >&2; exit 1; fi; }
 
-# Everything but the cluster tests, with the fuzzing (250 malformed events per topic) and a
-# shorter chaos run (300 articles, one SIGKILL per stage, a broker restart, Elasticsearch cut
-# for 10 s); `make test-chaos` runs both at full size. The cluster tests start a cluster of their
-# own and take ~10 min: `make test-cluster` (CI's .ci/run runs both).
+# Everything, with the fuzzing (250 malformed events per topic), a shorter chaos run (300
+# articles, one SIGKILL per stage, a broker restart, Elasticsearch cut for 10 s) and the cluster
+# tests (a cluster of their own, ~5 min); `make test-chaos` runs fuzzing and chaos at full size.
 test: install browser
 	NEWSFLOW_CHAOS_ARTICLES=$${NEWSFLOW_CHAOS_ARTICLES:-300} NEWSFLOW_CHAOS_KILLS=$${NEWSFLOW_CHAOS_KILLS:-1} \
-	NEWSFLOW_CHAOS_ES_OUTAGE=$${NEWSFLOW_CHAOS_ES_OUTAGE:-10} $(PY) -m pytest -q -p no:cacheprovider tests \
-	  --ignore=tests/integration/test_cluster.py
+	NEWSFLOW_CHAOS_ES_OUTAGE=$${NEWSFLOW_CHAOS_ES_OUTAGE:-10} $(PY) -m pytest -q -p no:cacheprovider tests
 
 # The README's screenshots: the Chromium tests of the search page (collapsed copies) and of the
 # dashboard take them under .var/screenshots; this copies them to docs/screenshots.
@@ -78,7 +76,7 @@ test-unit: install
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
 
 test-integration: install
-	$(PY) -m pytest -q -p no:cacheprovider tests/integration --ignore=tests/integration/test_cluster.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration
 
 # The pipeline under fire (issue 8): 10,000 malformed events per input topic, then 2,000 articles
 # through services killed at random, a broker restart and an Elasticsearch outage. Its Kafka is
@@ -96,7 +94,7 @@ cluster-up:
 cluster-down:
 	infra/stack.sh cluster-down
 
-# The cluster tests: their own cluster, on their own ports (~10 min; not part of `make test`).
+# The cluster tests alone (make test runs them too): their own cluster, on their own ports.
 test-cluster: install
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration/test_cluster.py
 
