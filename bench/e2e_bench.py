@@ -71,7 +71,7 @@ from newsflow.index.documents import to_action  # noqa: E402
 from newsflow.index.writer import write_batch  # noqa: E402
 from newsflow.parse.stage import parse  # noqa: E402
 from tests.articlesite import ArticleSite  # noqa: E402
-from tests.integration.helpers import read_topic  # noqa: E402
+from tests.integration.helpers import read_topic, stage_healthy  # noqa: E402
 from tests.integration.conftest import STAGES, ServiceProcess, Services, free_port, wait_until  # noqa: E402
 
 
@@ -290,7 +290,7 @@ def run_services(settings: Settings, env: dict, urls: list[str], site: ArticleSi
             services.start(stage)
         for i in range(1, parse_instances):  # extra parse workers in the same group, on their own web ports
             start_extra(services, "parse", i)
-        wait_until(lambda: all(_healthy(settings, s) for s in STAGES), 120, "services healthy")
+        wait_until(lambda: all(stage_healthy(settings, s) for s in STAGES), 120, "services healthy")
         def dead_letters() -> set[str]:
             return {e.get("id") for e in read_topic(settings, "news.dlq", timeout_s=1.0)}
 
@@ -376,14 +376,6 @@ def start_extra(services: Services, name: str, i: int) -> None:
     proc = ServiceProcess(name, env, services.log_dir / f"{name}-{i}.log")
     proc.start()
     services.procs[f"{name}-{i}"] = proc
-
-
-def _healthy(settings: Settings, stage: str) -> bool:
-    try:
-        url = f"http://127.0.0.1:{settings.web_port_base + WEB_PORT_OFFSETS[stage]}/health"
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def run_baseline(settings: Settings, urls: list[str], site: ArticleSite, warm_pages: int) -> dict:

@@ -44,7 +44,7 @@ from newsflow.core.topics import ensure_topics
 
 from ..articlesite import ArticleSite
 from ..integration.conftest import REPO, STAGES, Services, free_port, stack as shared_stack, wait_until  # noqa: F401 - fixture
-from ..integration.helpers import read_topic
+from ..integration.helpers import read_topic, stage_healthy
 from ..integration.test_index_stage import TcpProxy
 
 ARTICLES = int(os.environ.get("NEWSFLOW_CHAOS_ARTICLES", "2000"))
@@ -190,13 +190,6 @@ def _documents_written(settings: Settings, es_url: str) -> int:
         client.close()
 
 
-def _healthy(settings: Settings, stage: str) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{settings.web_port_base + WEB_PORT_OFFSETS[stage]}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _lags(settings: Settings) -> dict:
     try:
         status = asyncio.run(pipeline_status(settings, STAGE_INPUTS))
@@ -293,7 +286,7 @@ def test_nothing_lost_duplicated_or_stuck_under_chaos(chaos_env):
         try:
             for stage in STAGES:
                 services.start(stage)
-            wait_until(lambda: all(_healthy(settings, s) for s in STAGES), 90, "all stages healthy")
+            wait_until(lambda: all(stage_healthy(settings, s) for s in STAGES), 90, "all stages healthy")
             started = time.monotonic()
             # Submitted over longer than the kills take, so each kill finds work in flight; the
             # rest goes at once when they are over.
@@ -324,7 +317,7 @@ def test_nothing_lost_duplicated_or_stuck_under_chaos(chaos_env):
             documents = _indexed(settings, es_url)
             ids = list(documents)
             letters = [e for e in read_topic(settings, "news.dlq", timeout_s=3)]
-            assert all(_healthy(settings, s) for s in STAGES)
+            assert all(stage_healthy(settings, s) for s in STAGES)
         finally:
             services.stop_all()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
 from elasticsearch import Elasticsearch
@@ -11,6 +12,16 @@ from elasticsearch import Elasticsearch
 from newsflow.cli import _submit
 from newsflow.core.kafka import producer
 from newsflow.core.settings import Settings
+from newsflow.stages import WEB_PORT_OFFSETS
+
+
+def stage_healthy(settings: Settings, stage: str) -> bool:
+    """The stage's service on this host answers its /health with 200."""
+    try:
+        url = f"http://127.0.0.1:{settings.web_port_base + WEB_PORT_OFFSETS[stage]}/health"
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def submit(urls: list[str]) -> list[str]:

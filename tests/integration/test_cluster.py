@@ -30,7 +30,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from elasticsearch import Elasticsearch
@@ -48,6 +47,7 @@ from newsflow.index.writer import write_batch
 
 from ..articlesite import ArticleSite
 from .conftest import STAGES, Services, wait_until
+from .helpers import stage_healthy
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -236,7 +236,7 @@ def pipeline(cluster):
             try:
                 for stage in STAGES:
                     services.start(stage)
-                wait_until(lambda: all(_healthy(settings, s) for s in STAGES), 600, "all stages healthy", interval=1)
+                wait_until(lambda: all(stage_healthy(settings, s) for s in STAGES), 600, "all stages healthy", interval=1)
                 # Warm: models loaded, the index created, every group settled, before any scenario.
                 warm = site.article_urls()[-WARM:]
                 asyncio.run(_submit(settings, warm, 0, {"sent": 0}))
@@ -270,14 +270,6 @@ def _web_port_base() -> int:
         if all(_free(base + offset) for offset in WEB_PORT_OFFSETS.values()):
             return base
     raise RuntimeError("no free ports for the stages")
-
-
-def _healthy(settings: Settings, stage: str) -> bool:
-    try:
-        url = f"http://127.0.0.1:{settings.web_port_base + WEB_PORT_OFFSETS[stage]}/health"
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _es(settings: Settings) -> Elasticsearch:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
@@ -37,17 +38,26 @@ def dashboard_urls(test_env, nobody: int | None = None) -> str:
     return ",".join(urls)
 
 
-@pytest.fixture(scope="module")
-def dashboard(services, test_env, settings, sample_site):
-    port, nobody = free_port(), free_port()
+@contextmanager
+def search_api(test_env: dict, metrics_urls: str):
+    """A `newsflow serve search` process scraping `metrics_urls` every second; yields its base URL."""
+    port = free_port()
     env = {**test_env, "NEWSFLOW_SEARCH_PORT": str(port), "NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL": "1",
            "NEWSFLOW_DASHBOARD_RATE_WINDOW": "300", "NEWSFLOW_DASHBOARD_HISTORY": HISTORY_S,
-           "NEWSFLOW_STAGE_METRICS_URLS": dashboard_urls(test_env, nobody)}
-    log = open(REPO / ".var" / "logs" / f"test-dashboard-{port}.log", "ab")
-    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", "search"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    try:
-        base = f"http://127.0.0.1:{port}"
+           "NEWSFLOW_STAGE_METRICS_URLS": metrics_urls}
+    with open(REPO / ".var" / "logs" / f"test-dashboard-{port}.log", "ab") as log:
+        proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", "search"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def dashboard(services, test_env, settings, sample_site):
+    with search_api(test_env, dashboard_urls(test_env, free_port())) as base:
         wait_until(lambda: _ok(f"{base}/health"), 60, "the dashboard's search API")
         assert httpx.get(f"{base}/stats/pipeline", timeout=60).status_code == 200  # starts the monitor
         # Flow starts after the first scrape of every stage, so every stage's events/s must rise above zero.
@@ -63,10 +73,6 @@ def dashboard(services, test_env, settings, sample_site):
         finally:
             client.close()
         yield base, ids
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
 
 
 def get(url, **params):
@@ -177,25 +183,13 @@ def test_a_restarted_api_still_shows_the_history(dashboard, test_env, settings):
     # the flow is over, so the new API's own scrapes see the index stage idle: events/s of it
     # in its first answer can only come from the history it read back
     wait_until(lambda: all(s["lag"] == 0 for s in get(f"{base}/stats/pipeline")["stages"]), 120, "no consumer lag")
-    port = free_port()
-    env = {**test_env, "NEWSFLOW_SEARCH_PORT": str(port), "NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL": "1",
-           "NEWSFLOW_DASHBOARD_RATE_WINDOW": "300", "NEWSFLOW_DASHBOARD_HISTORY": HISTORY_S,
-           "NEWSFLOW_STAGE_METRICS_URLS": dashboard_urls(test_env)}
-    log = open(REPO / ".var" / "logs" / f"test-dashboard-{port}.log", "ab")
-    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", "search"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    try:
-        again = f"http://127.0.0.1:{port}"
+    with search_api(test_env, dashboard_urls(test_env)) as again:
         wait_until(lambda: _ok(f"{again}/health"), 60, "the restarted search API")
         data = get(f"{again}/stats/pipeline")  # its first answer
         assert data["history"]["error"] is None and data["history"]["restored"] > 0, data["history"]
         index = next(s for s in data["stages"] if s["stage"] == "index")
         # (points, not times: the last point of a 15 s step may end after the restart)
         assert any(p["in"] > 0 for p in index["over_time"]), index["over_time"]
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
 
 
 def test_dashboard_page_in_chromium(dashboard):

@@ -28,10 +28,13 @@ def test_seed_article_goes_from_url_to_search_hit(services, settings, sample_sit
     assert len(set(traces.values())) == 1, traces
 
     api = f"http://127.0.0.1:{settings.search_port}"
-    result = httpx.get(f"{api}/search", params={"q": "Zuckerberg Talente"}, timeout=10).json()
+    result = httpx.get(f"{api}/search", params={"q": "Zuckerberg Talente", "size": 50}, timeout=10).json()
     assert result["total"] >= 1
-    top = result["hits"][0]
-    assert top["id"] == seed_id
+    # Other tests of the session index the same page under other URLs (?search=1, ...): those
+    # copies score the same, so the first hit is one of them, and ours is among the hits.
+    assert result["hits"][0]["title"] == "Mark Zuckerbergs seltsame Aktionen"
+    top = next((hit for hit in result["hits"] if hit["id"] == seed_id), None)
+    assert top is not None, [hit["url"] for hit in result["hits"]]
     assert top["title"] == "Mark Zuckerbergs seltsame Aktionen"
     assert top["published"].startswith("2025-06-24")
     assert top["language"] == "de"
