@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+from contextlib import contextmanager
 
 import httpx
 import orjson
@@ -76,3 +79,21 @@ def indexed(settings: Settings, article_id: str) -> dict | None:
         return found["_source"] if found.get("found") else None
     finally:
         client.close()
+
+
+@contextmanager
+def chromium_page(width: int, height: int):
+    """A page in Debian's headless chromium (installed by `make browser`), driven by Playwright,
+    which never downloads a browser of its own."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert os.path.exists(chromium), "Debian's chromium is installed by `make browser` (part of `make test`)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()

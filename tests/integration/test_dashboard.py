@@ -7,8 +7,6 @@ extra parse "instance" whose metrics URL nobody answers: it must show as down, n
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
@@ -19,7 +17,7 @@ import pytest
 from newsflow.stages import WEB_PORT_OFFSETS as STAGE_WEB_PORT_OFFSETS
 
 from .conftest import REPO, _ok, free_port, wait_until
-from .helpers import es, indexed, submit
+from .helpers import chromium_page, es, indexed, submit
 
 pytestmark = pytest.mark.integration
 
@@ -193,32 +191,21 @@ def test_a_restarted_api_still_shows_the_history(dashboard, test_env, settings):
 
 
 def test_dashboard_page_in_chromium(dashboard):
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    assert os.path.exists(chromium), "Debian's chromium is installed by `make browser` (part of `make test`)"
     base, _ = dashboard
     wait_until(lambda: get(f"{base}/stats/pipeline")["dead_letters"]["total"] >= 1, 120, "a dead letter to show")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{base}/dashboard")
-            for chart in ("site", "language", "topic"):
-                page.wait_for_selector(f"#articles-{chart} rect")
-            page.wait_for_selector("#entities-persons td")
-            assert page.locator("#entities-persons td").count() >= 4  # a row: name, this week, last week, change
-            page.wait_for_selector("#stages tr[data-stage=index] td.lag")
-            assert page.locator("#stages tbody tr").count() == 4
-            assert page.locator("#stages tr[data-stage=index] td.lag").inner_text().isdigit()
-            page.wait_for_selector("#dlq-chart rect")
-            assert "fetch: FetchFailed" in page.locator("#dlq-reasons").inner_text()
-            assert "1/2 up" in page.locator("#stages tr[data-stage=parse]").inner_text()
-            assert all(not t.strip() for t in page.locator(".err").all_inner_texts())
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(1400, 1000) as page:
+        page.goto(f"{base}/dashboard")
+        for chart in ("site", "language", "topic"):
+            page.wait_for_selector(f"#articles-{chart} rect")
+        page.wait_for_selector("#entities-persons td")
+        assert page.locator("#entities-persons td").count() >= 4  # a row: name, this week, last week, change
+        page.wait_for_selector("#stages tr[data-stage=index] td.lag")
+        assert page.locator("#stages tbody tr").count() == 4
+        assert page.locator("#stages tr[data-stage=index] td.lag").inner_text().isdigit()
+        page.wait_for_selector("#dlq-chart rect")
+        assert "fetch: FetchFailed" in page.locator("#dlq-reasons").inner_text()
+        assert "1/2 up" in page.locator("#stages tr[data-stage=parse]").inner_text()
+        assert all(not t.strip() for t in page.locator(".err").all_inner_texts())
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000

@@ -1,8 +1,6 @@
 """The search API against the real index: filters, sorting, deep pagination, similar
 articles, validation, the API key, and the web page in headless Chromium."""
 
-import os
-import shutil
 import subprocess
 
 import httpx
@@ -10,7 +8,7 @@ import pytest
 from elasticsearch import helpers
 
 from .conftest import REPO, free_port, wait_until, _ok
-from .helpers import es, indexed, submit
+from .helpers import chromium_page, es, indexed, submit
 
 pytestmark = pytest.mark.integration
 
@@ -144,30 +142,19 @@ def test_api_key_protects_everything_but_health(test_env, api):
 
 
 def test_web_page_searches_highlights_and_charts_in_chromium(api):
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    assert os.path.exists(chromium), "Debian's chromium is installed by `make browser` (part of `make test`)"
     base, _ = api
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
-            page.goto(f"{base}/")
-            page.wait_for_selector(".hit")  # the page opens on every article, newest first
-            page.fill("#q", "Zuckerberg Talente")
-            page.click("button[type=submit]")
-            page.wait_for_selector(".hit mark")  # only a text query highlights
-            assert page.locator(".hit h2").first.inner_text() == "Mark Zuckerbergs seltsame Aktionen"
-            assert page.locator(".hit mark").count() >= 1
-            assert page.locator("#bars rect").count() >= 1
-            assert "de" in page.locator("#facets").inner_text()
-            page.click("#facets a:text-is('de')")  # a facet click filters
-            page.wait_for_function("location.search.includes('language=de')")
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(1200, 800) as page:
+        page.goto(f"{base}/")
+        page.wait_for_selector(".hit")  # the page opens on every article, newest first
+        page.fill("#q", "Zuckerberg Talente")
+        page.click("button[type=submit]")
+        page.wait_for_selector(".hit mark")  # only a text query highlights
+        assert page.locator(".hit h2").first.inner_text() == "Mark Zuckerbergs seltsame Aktionen"
+        assert page.locator(".hit mark").count() >= 1
+        assert page.locator("#bars rect").count() >= 1
+        assert "de" in page.locator("#facets").inner_text()
+        page.click("#facets a:text-is('de')")  # a facet click filters
+        page.wait_for_function("location.search.includes('language=de')")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000

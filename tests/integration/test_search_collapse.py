@@ -10,8 +10,6 @@ stories among those articles, and `clusters` at the top, the number of collapsed
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections import defaultdict
 
 import httpx
@@ -21,7 +19,7 @@ from elasticsearch import helpers
 from newsflow.search.query import FACETS, SearchRequest, search_body
 
 from .conftest import REPO, wait_until
-from .helpers import es, indexed, submit
+from .helpers import chromium_page, es, indexed, submit
 
 pytestmark = pytest.mark.integration
 
@@ -145,31 +143,20 @@ def test_bad_collapse_parameters_get_422(copies, params):
 
 
 def test_search_page_folds_copies_by_default_in_chromium(copies):
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    assert os.path.exists(chromium), "Debian's chromium is installed by `make browser` (part of `make test`)"
     base, _, cluster = copies
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.goto(f"{base}/?q=Stra%C3%9Fenbahn")
-            page.wait_for_selector(".hit .copies summary")
-            summary = page.locator(".hit .copies summary").first.inner_text()
-            assert summary.split()[0].isdigit() and int(summary.split()[0]) >= 2 and "other copies" in summary
-            assert "stories" in page.locator("#summary").inner_text()
-            page.locator(".hit .copies summary").first.click()
-            links = page.locator(".hit .copies li a")
-            assert links.count() >= 2 and links.first.get_attribute("href").startswith("http")
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-            folded = page.locator(".hit").count()
-            page.uncheck("#fold")  # unfolded: every copy is a hit of its own
-            page.wait_for_function(f"document.querySelectorAll('.hit').length > {folded}")
-            assert "collapse=none" in page.url and page.locator(".hit .copies").count() == 0
-        finally:
-            browser.close()
+    with chromium_page(1200, 900) as page:
+        page.goto(f"{base}/?q=Stra%C3%9Fenbahn")
+        page.wait_for_selector(".hit .copies summary")
+        summary = page.locator(".hit .copies summary").first.inner_text()
+        assert summary.split()[0].isdigit() and int(summary.split()[0]) >= 2 and "other copies" in summary
+        assert "stories" in page.locator("#summary").inner_text()
+        page.locator(".hit .copies summary").first.click()
+        links = page.locator(".hit .copies li a")
+        assert links.count() >= 2 and links.first.get_attribute("href").startswith("http")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        folded = page.locator(".hit").count()
+        page.uncheck("#fold")  # unfolded: every copy is a hit of its own
+        page.wait_for_function(f"document.querySelectorAll('.hit').length > {folded}")
+        assert "collapse=none" in page.url and page.locator(".hit .copies").count() == 0
     assert SCREENSHOT.stat().st_size > 10_000
