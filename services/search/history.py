@@ -15,6 +15,7 @@ from __future__ import annotations
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
 from ..core.settings import Settings
+from ..core.state_index import sweep_older
 
 KINDS = ("in", "out", "dead")
 MAPPINGS = {"dynamic": "strict", "properties": {
@@ -83,18 +84,5 @@ class SampleStore:
             after = hits[-1]["sort"]
 
     async def prune(self, before: float) -> int:
-        """Delete the samples older than `before`; returns how many. (By id, a page at a time:
-        delete-by-query is a module the minimal Elasticsearch here does not have, and a minute's
-        samples are a few dozen.)"""
-        deleted = 0
-        while True:
-            try:
-                page = await self.es.search(index=self.index, size=PAGE, source=False,
-                                            query={"range": {"t": {"lt": before}}})
-            except NotFoundError:
-                return deleted
-            ids = [hit["_id"] for hit in page["hits"]["hits"]]
-            if not ids:
-                return deleted
-            await self.es.bulk(operations=[{"delete": {"_index": self.index, "_id": i}} for i in ids], refresh=True)
-            deleted += len(ids)
+        """Delete the samples older than `before`; returns how many."""
+        return await sweep_older(self.es, self.index, "t", before)
