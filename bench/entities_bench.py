@@ -1,6 +1,6 @@
 """Entity quality of the enrich stage on public news NER development sets, per language and type.
 
-    .venv/bin/python bench/entities_bench.py [--lang de,en] [--limit N] [--ablate] [--errors PATH] [--out PATH]
+    .venv/bin/python bench/entities_bench.py [--lang de,en,fr,es] [--limit N] [--ablate] [--errors PATH] [--out PATH]
 
 The metric is the one of ../shared/benchmarks/entities/score.py (imported from there): per
 document, the distinct (type, name) pairs for PER, ORG and LOC; a predicted name is right when
@@ -12,6 +12,14 @@ Data (development only; the final judgement is on other news):
       CC BY 4.0): 1,070 documents, tokenised text as the shared scorer gives it.
   en  Universal NER v1, English PUD, news part (bench/data/uner-en-pud-news.txt, CC BY-SA 4.0,
       see bench/data/README.md): the first 68 news documents, natural (untokenised) text.
+  fr  Sequoia (deep-sequoia, PARSEME-FR named entities), the L'Est Républicain news sentences
+      of its UD dev split (bench/data/sequoia-fr-er-ner.txt, LGPL-LR): 48 one-sentence
+      documents, natural text. Not WikiNER, which CoreNLP's French model was trained on.
+  es  Europarl NER evaluation corpus (IXA, bench/data/europarl-es-ner.txt, CC BY-SA 4.0): the
+      first 157 sentences of the Spanish file, 4 consecutive sentences a document, tokenised
+      text. Parliament debates, not news: CoNLL-2002's EFE newswire may only be used for the
+      shared task, and AnCora (the Spanish model's training data) is EFE news of the same year.
+Gold MISC (and Sequoia's other types) are dropped, as OTH is for de.
 
 --errors PATH writes the error analysis: per language and type, how many gold entities were
 missed outright, found with another type, and how many predictions name nothing in the gold,
@@ -39,9 +47,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ENTITIES = REPO.parent / "shared" / "benchmarks" / "entities"
 EN_DATA = REPO / "bench" / "data" / "uner-en-pud-news.txt"
+FR_DATA = REPO / "bench" / "data" / "sequoia-fr-er-ner.txt"
+ES_DATA = REPO / "bench" / "data" / "europarl-es-ner.txt"
 TYPES = {"PER": "persons", "ORG": "organizations", "LOC": "locations"}
 # Steps that are not context rules but can be left out the same way.
 STEPS = ["gazetteer", "non_entities", "link_surnames"]
+# Steps for some languages only (services/enrich/titles.py: Spanish).
+LANGUAGE_STEPS = {"es": ["titles"]}
 
 
 def _scorer():
@@ -67,6 +79,8 @@ def datasets(score, limit: int) -> dict[str, list[dict]]:
     return {
         "de": score.load(SHARED_ENTITIES / "germeval2014-dev.tsv", news_only=True)[: limit or None],
         "en": load_bracketed(EN_DATA)[: limit or None],
+        "fr": load_bracketed(FR_DATA)[: limit or None],
+        "es": load_bracketed(ES_DATA)[: limit or None],
     }
 
 
@@ -138,7 +152,7 @@ def entry_gains(score, docs: list[dict], lang: str, extract_entities) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--lang", default="de,en")
+    ap.add_argument("--lang", default="de,en,fr,es")
     ap.add_argument("--limit", type=int, default=0, help="first N documents per language")
     ap.add_argument("--ablate", action="store_true", help="measure each rule, list and step")
     ap.add_argument("--errors", help="write the error analysis (JSON) here")
@@ -161,6 +175,8 @@ def main() -> int:
         "data": {
             "de": "GermEval 2014 dev, news documents (CC BY 4.0)",
             "en": "Universal NER v1 English-PUD, first 68 news documents (CC BY-SA 4.0)",
+            "fr": "Sequoia (PARSEME-FR NE), L'Est Republicain sentences of the UD dev split, 48 documents (LGPL-LR)",
+            "es": "Europarl NER evaluation corpus (IXA), first 157 Spanish sentences, 40 documents (CC BY-SA 4.0)",
         },
         "languages": {},
     }
@@ -176,7 +192,7 @@ def main() -> int:
               + " ".join(f"{t}={full[t]['F1']}" for t in TYPES) + f" ({len(docs)} documents, {seconds:.1f} s)", flush=True)
         if a.ablate:
             gains = {}
-            for name in STEPS + rule_names(lang):
+            for name in STEPS + LANGUAGE_STEPS.get(lang, []) + rule_names(lang):
                 off = evaluate(score, docs, lambda text, n=name: extract_entities(text, lang, ablate=frozenset({n})))
                 gains[name] = {"gain_F1": round(full["all"]["F1"] - off["all"]["F1"], 3),
                                "gain_P": round(full["all"]["P"] - off["all"]["P"], 3),

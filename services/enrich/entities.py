@@ -14,6 +14,7 @@ from .entity_merge import build_entities, select_spans
 from .entity_rules import rule_mentions
 from .gazetteer import gazetteer_mentions
 from .mention import LOC, ORG, PER
+from .titles import strip_titles
 
 SUPPORTED_LANGUAGES = corenlp.SUPPORTED_LANGUAGES
 _FIELDS = {PER: "persons", ORG: "organizations", LOC: "locations"}
@@ -34,6 +35,8 @@ def extract_entities(text: str, language: str, *, use_gazetteer: bool = True,
         raise UnsupportedLanguage(f"no named-entity model for language {language!r}")
     found = [(m, "model") for m in corenlp.recognise(text, language)]
     found += rule_mentions(text, language, ablate)
+    if "titles" not in ablate:  # es: "Sr. Simpson" is a person, "Presidenta" alone no name
+        found = strip_titles(found, language)
     if use_gazetteer and "gazetteer" not in ablate:
         found += [(m, "gazetteer") for m in gazetteer_mentions(text, ablate)]
     # A name never runs across a line break: title, lead and paragraphs are separate blocks,

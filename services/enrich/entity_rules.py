@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import regex
 
-from .mention import LOC, ORG, Mention
+from .mention import LOC, ORG, PER, Mention
 
 # A name token starts with a capital; inner hyphens and dots join ("Start-up", "Amazon.com").
 _TOK = r"\p{Lu}[\p{L}\p{N}&]*(?:[-.][\p{L}\p{N}&]+)*"
@@ -60,6 +60,12 @@ _RULES: dict[str, list[Rule]] = {
     ],
     "en": [
         Rule(rf"(?P<n>{_GEO_BEFORE}[ \t]+{_TOK}(?:[ \t]+{_TOK})?)", LOC, DECISIVE, "en.geo_prefix"),
+    ],
+    "es": [
+        # "el Sr. Simpson", "la Sra. de Palacio": an honorific says a person's name follows (the
+        # Spanish CRF tags "Palacio" alone a place, or the whole "Sr. Simpson" an organisation)
+        Rule(rf"\b(?:Sr|Sra|Srta|Sres|Sras|Dr|Dra)\.?[ \t]+(?P<n>(?:(?:de|del|de la)[ \t]+)?{_TOK}(?:[ \t]+{_TOK})?)",
+             PER, DECISIVE, "es.honorific"),
     ],
 }
 
