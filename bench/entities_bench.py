@@ -1,6 +1,6 @@
 """Entity quality of the enrich stage on public news NER development sets, per language and type.
 
-    .venv/bin/python bench/entities_bench.py [--lang de,en,fr,es] [--limit N] [--ablate] [--errors PATH] [--out PATH]
+    .venv/bin/python bench/entities_bench.py [--lang de,en,fr,es] [--limit N] [--ablate] [--errors PATH] [--off NAMES] [--out PATH]
 
 The metric is the one of ../shared/benchmarks/entities/score.py (imported from there): per
 document, the distinct (type, name) pairs for PER, ORG and LOC; a predicted name is right when
@@ -156,6 +156,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="first N documents per language")
     ap.add_argument("--ablate", action="store_true", help="measure each rule, list and step")
     ap.add_argument("--errors", help="write the error analysis (JSON) here")
+    ap.add_argument("--off", default="", help="rules or steps to leave out of every run, comma-separated "
+                    "(e.g. titles,es.honorific: the figures before them)")
     ap.add_argument("--out", help="write the JSON result here")
     a = ap.parse_args()
 
@@ -181,10 +183,11 @@ def main() -> int:
         "languages": {},
     }
     error_report = {k: result[k] for k in ("command", "date", "machine", "data")}
+    left_out = frozenset(filter(None, a.off.split(",")))
     for lang in a.lang.split(","):
         docs = data[lang]
         started = time.perf_counter()
-        full = evaluate(score, docs, lambda text: extract_entities(text, lang))
+        full = evaluate(score, docs, lambda text: extract_entities(text, lang, ablate=left_out))
         seconds = time.perf_counter() - started
         entry = {"documents": len(docs), "gold": full["all"]["gold"], "seconds": round(seconds, 1),
                  "sentences_per_document": round(sum(d["text"].count("\n") + 1 for d in docs) / len(docs), 2), **full}
