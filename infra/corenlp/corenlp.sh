@@ -68,12 +68,12 @@ fetch() {
   echo "$sum" > "$HOME_DIR/.complete"
 }
 
-# Loads the models with one small request per language, so the first article is not slowed by a
+# Loads both models with one small request each, so the first article is not slowed by a
 # multi-second model load. The properties mirror newsflow.enrich.corenlp.
 warm_up() {
   local de en fr es
   de='{"annotators":"tokenize,ssplit,mwt,ner","enforceRequirements":"false","tokenize.language":"de","tokenize.postProcessor":"edu.stanford.nlp.international.german.process.GermanTokenizerPostProcessor","mwt.mappingFile":"edu/stanford/nlp/models/mwt/german/german-mwt.tsv","ner.model":"edu/stanford/nlp/models/ner/german.distsim.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","ner.buildEntityMentions":"false","outputFormat":"conll"}'
-  en='{"annotators":"tokenize,ssplit,ner","enforceRequirements":"false","tokenize.language":"en","ner.model":"edu/stanford/nlp/models/ner/english.all.3class.distsim.crf.ser.gz,edu/stanford/nlp/models/ner/english.muc.7class.distsim.crf.ser.gz","ner.combinationMode":"HIGH_RECALL","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","ner.buildEntityMentions":"false","outputFormat":"conll"}'
+  en='{"annotators":"tokenize,ssplit,ner","enforceRequirements":"false","tokenize.language":"en","ner.model":"edu/stanford/nlp/models/ner/english.all.3class.distsim.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","ner.buildEntityMentions":"false","outputFormat":"conll"}'
   fr='{"annotators":"tokenize,ssplit,ner","enforceRequirements":"false","tokenize.language":"fr","ner.model":"edu/stanford/nlp/models/ner/french-wikiner-4class.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","ner.buildEntityMentions":"false","outputFormat":"conll"}'
   es='{"annotators":"tokenize,ssplit,ner","enforceRequirements":"false","tokenize.language":"es","ner.model":"edu/stanford/nlp/models/ner/spanish.ancora.distsim.s512.crf.ser.gz","ner.applyNumericClassifiers":"false","ner.applyFineGrained":"false","ner.useSUTime":"false","ner.buildEntityMentions":"false","outputFormat":"conll"}'
   curl -fsS --max-time 120 --url-query "properties=$de" --data-binary "Angela Merkel besuchte Siemens in Berlin." \

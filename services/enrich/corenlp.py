@@ -49,14 +49,13 @@ PROPERTIES = {
     },
     # CoreNLP's default English model (CoNLL, MUC, ACE and more news): F1 0.829 against 0.746
     # for the CoNLL 4-class model on the English development set (bench/entities_bench.py).
-    # The MUC 7-class model then types only tokens the first left untyped (HIGH_RECALL: in
-    # CoreNLP's default mode a later model may only add labels the first lacks, i.e. dates):
-    # en F1 0.829 -> 0.843 ("Earth", "B.C.", "Canadian Blood Services" found; README, "Entities").
+    # The MUC 7-class model typing what this one leaves untyped (ner.combinationMode
+    # HIGH_RECALL) gains en F1 0.014 but doubles the server's CPU per English article, over
+    # enrich's cost budget: not taken (README, "Entities").
     "en": {
         **_COMMON,
         "tokenize.language": "en",
-        "ner.model": f"{_NER_DIR}/english.all.3class.distsim.crf.ser.gz,{_NER_DIR}/english.muc.7class.distsim.crf.ser.gz",
-        "ner.combinationMode": "HIGH_RECALL",
+        "ner.model": f"{_NER_DIR}/english.all.3class.distsim.crf.ser.gz",
     },
     # French (WikiNER) and Spanish (AnCora) CRFs from CoreNLP's model jars; without the
     # multi-word-token step, which French needs a POS tagger for.

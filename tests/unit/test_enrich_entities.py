@@ -257,10 +257,3 @@ def test_an_adjective_of_place_and_a_place_noun_name_a_place():
     assert _resolved(text, [("Kölner Hauptbahnhof", "MISC"), ("Evangelische Kirche", ORG)]) == {
         "Kölner Hauptbahnhof": LOC, "Gubener Straße": LOC, "Evangelische Kirche": ORG}
 
-
-def test_the_second_english_model_types_what_the_first_left_untyped(corenlp_server):
-    # english.all.3class leaves "B.C." untyped here; the MUC model, combined in HIGH_RECALL
-    # mode, types it (in CoreNLP's default mode it could only add its dates and amounts).
-    found = extract_entities("Wildfires in B.C. forced thousands of people from their homes on Monday, officials said.", "en")
-    assert "B.C." in names(found, "locations")
-    assert not any(names(found, field) & {"Monday"} for field in FIELDS)
