@@ -1,6 +1,7 @@
 """Entity quality of the enrich stage on public news NER development sets, per language and type.
 
     .venv/bin/python bench/entities_bench.py [--lang de,en,fr,es] [--limit N] [--ablate] [--errors PATH] [--off NAMES] [--out PATH]
+                                             [--properties '{"de": {"ner.model": "..."}}']
 
 The metric is the one of ../shared/benchmarks/entities/score.py (imported from there): per
 document, the distinct (type, name) pairs for PER, ORG and LOC; a predicted name is right when
@@ -28,6 +29,9 @@ with the names of each (the figures README.md's "Entities" section discusses).
 --ablate runs each language again without each rule, list and step, one at a time, and reports
 what it buys: F1 with it minus F1 without it (CoreNLP's answers are cached, so only the first
 run of a language waits for the server).
+
+--properties overrides CoreNLP request properties per language (newsflow.enrich.corenlp.PROPERTIES),
+to score another model or combination on the same data (README.md, "Entities": the models tried).
 """
 
 from __future__ import annotations
@@ -159,6 +163,7 @@ def main() -> int:
     ap.add_argument("--off", default="", help="rules or steps to leave out of every run, comma-separated "
                     "(e.g. titles,es.honorific: the figures before them)")
     ap.add_argument("--out", help="write the JSON result here")
+    ap.add_argument("--properties", default="{}", help="JSON: language -> CoreNLP properties to override")
     a = ap.parse_args()
 
     sys.path.insert(0, str(REPO))
@@ -166,6 +171,8 @@ def main() -> int:
     from newsflow.enrich.entities import extract_entities
     from newsflow.enrich.entity_rules import rule_names
 
+    for lang, overrides in json.loads(a.properties).items():
+        corenlp.PROPERTIES[lang] = {**corenlp.PROPERTIES[lang], **overrides}
     # Ablations ask the same texts again: one CoreNLP answer per text is enough.
     corenlp.recognise = functools.lru_cache(maxsize=None)(corenlp.recognise)
     score = _scorer()

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import regex
 
-from .mention import LOC, ORG, PER, Mention
+from .mention import LOC, MISC, ORG, PER, Mention
 
 # A name token starts with a capital; inner hyphens and dots join ("Start-up", "Amazon.com").
 _TOK = r"\p{Lu}[\p{L}\p{N}&]*(?:[-.][\p{L}\p{N}&]+)*"
@@ -34,6 +34,18 @@ _LEADING_STOP = frozenset(
 )
 
 _GEO_BEFORE = r"(?:Lake|Mount|Mt\.|Cape|Fort|Port|Sankt|St\.|Bad|Lago|Monte|Rio|Isla|Isle of)"
+# A competition is an event, not an organisation: "Bundesliga", "Regionalliga", "Uefa-Cup",
+# "DFB-Pokal", "Fußball-WM"; nor is "ein Bundesligist" (a club of the league) a name, unless a
+# name follows it ("der Zweitligist SC Paderborn"). The word may end a hyphenated compound, but
+# not open one ("Bundesliga-Club Hertha" names the club).
+_COMPETITION = (r"(?<![\p{L}\p{N}-])(?P<n>(?:[\p{L}\p{N}]+-[ \t]?)*\p{L}*"
+                r"(?:liga|Liga|Cup|pokal|Pokal|meisterschaft|Meisterschaft|WM|EM|ligist(?:en)?(?![ \t]+\p{Lu})))"
+                r"(?![\p{L}\p{N}-])")
+# A place named by an adjective of place and a place noun: "Frankfurter Hauptbahnhof",
+# "Tegeler See", "Gubener Straße", "Steinerne Brücke". Not "Kirche": after an adjective it names
+# the institution ("Evangelische Kirche"), not a building.
+_PLACE_HEAD = (r"(?P<n>\p{Lu}\p{Ll}+(?:er|e)[ \t]+"
+               r"(?:Hauptbahnhof|Bahnhof|See|Brücke|Straße|Strasse|Platz|Allee|Dom|Tor|Hafen|Flughafen|Berg))(?![\p{L}\p{N}])")
 
 
 DECISIVE, STRONG, CREDIT, WEAK = "decisive", "strong", "credit", "weak"
@@ -57,6 +69,8 @@ _RULES: dict[str, list[Rule]] = {
         Rule(rf"(?P<n>{_GEO_BEFORE}[ \t]+{_TOK}(?:[ \t]+{_TOK})?)", LOC, DECISIVE, "de.geo_prefix"),
         # "bei Siemens", "für Bosch": types a name-shaped word the model left untyped
         Rule(rf"\b(?:bei|für)\s+(?P<n>{NAME})", ORG, WEAK, "de.bei_fuer"),
+        Rule(_COMPETITION, MISC, DECISIVE, "de.competition"),
+        Rule(_PLACE_HEAD, LOC, DECISIVE, "de.place_head"),
     ],
     "en": [
         Rule(rf"(?P<n>{_GEO_BEFORE}[ \t]+{_TOK}(?:[ \t]+{_TOK})?)", LOC, DECISIVE, "en.geo_prefix"),

@@ -68,3 +68,24 @@ def test_the_request_asks_for_the_columns_read():
         assert properties["output.columns"] == "ner,endPosition,current"
         # Pretty-printed: a line per token (compact CoNLL joins a sentence's fields with "/").
         assert properties.get("output.prettyPrint", "true") == "true"
+
+
+def test_every_model_asked_for_is_installed_and_warmed_up():
+    # A fresh machine gets only what infra/corenlp/pom.xml unpacks, and corenlp.sh's warm-up
+    # must load the same models under the same NER settings (part of the server's cache key).
+    import fnmatch
+    import json
+    import re
+    from pathlib import Path
+
+    infra = Path(__file__).resolve().parents[2] / "infra" / "corenlp"
+    includes = [glob for block in re.findall(r"<includes>(.*?)</includes>", (infra / "pom.xml").read_text())
+                for glob in block.split(",")]
+    script = (infra / "corenlp.sh").read_text()
+    for language, properties in corenlp.PROPERTIES.items():
+        for model in properties["ner.model"].split(","):
+            assert any(fnmatch.fnmatch(model, glob.replace("**", "*")) for glob in includes), model
+        warm = json.loads(re.search(rf"^\s*{language}='(.*)'$", script, re.M).group(1))
+        for key, value in properties.items():
+            if key.startswith("ner.") or key == "annotators":
+                assert warm.get(key) == value, (language, key)
