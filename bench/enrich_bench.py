@@ -16,6 +16,10 @@ Per core: CPU seconds of this process (every thread) plus those of the CoreNLP s
 from /proc for the server's pid (NEWSFLOW_CORENLP_PID, or the pid file under NEWSFLOW_VAR);
 the server should be one nobody else uses during the run (CORENLP_PORT=9010
 NEWSFLOW_VAR=/tmp/x infra/corenlp/corenlp.sh up, NEWSFLOW_CORENLP_URL=http://127.0.0.1:9010).
+The server's JVM settings are part of what is measured: --baseline-corenlp-url and
+--baseline-corenlp-pid send the baseline's passes to a second server started the way the
+baseline commit started it (its infra/corenlp/corenlp.sh), so each side runs as deployed;
+without them both sides share one server and the ratio is the code's alone.
 
 Quality, old and new: entity F1 on the GermEval 2014 news dev documents (the shared scorer),
 the seed article's figures, and how far the new entities and keywords agree with the old on the
@@ -199,6 +203,11 @@ def corenlp_pid() -> int | None:
         return None
 
 
+def use_server(pkg: SimpleNamespace, url: str) -> None:
+    """Points the package's CoreNLP client at `url` (its module reads the URL per call)."""
+    pkg.corenlp.server_url = lambda: url
+
+
 def one_pass(pkg: SimpleNamespace, articles: list[tuple[str, dict]], server_pid: int | None, keep: dict | None) -> dict:
     times: dict[str, float] = defaultdict(float)
     wall, cpu, server = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
@@ -270,28 +279,46 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (old, new) passes, order alternated")
     parser.add_argument("--no-quality", action="store_true", help="skip the GermEval entity scores")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON to this file")
+    parser.add_argument("--warm-passes", type=int, default=1, help="untimed passes over every article per side before the rounds")
+    parser.add_argument("--baseline-corenlp-url", help="a CoreNLP server started as the baseline commit starts it, for the baseline's passes")
+    parser.add_argument("--baseline-corenlp-pid", type=int, help="that server's pid, for its CPU time")
     args = parser.parse_args()
     started = run_started()
 
     ensure_corenlp()
     server_pid = corenlp_pid()
+    baseline_pid = server_pid
+    if args.baseline_corenlp_url:
+        if not args.baseline_corenlp_pid:
+            parser.error("--baseline-corenlp-url needs --baseline-corenlp-pid")
+        baseline_pid = args.baseline_corenlp_pid
     articles = [(key, parsed_event(key, text)) for key, text in load_articles(args.pages, args.from_html)]
     with tempfile.TemporaryDirectory(prefix="enrich-baseline-") as tmp:
         old = load_baseline(args.baseline, Path(tmp))
         new = _package("newsflow", "current")
+        if args.baseline_corenlp_url:
+            use_server(old, args.baseline_corenlp_url.rstrip("/"))
+        pids = {"baseline": baseline_pid, "current": server_pid}
         warm_up = {}
         for pkg in (old, new):  # loads YAKE, langid, the embedding model, the regexes; warms the server
             t = time.perf_counter()
             for _, event in articles[:3]:
                 enrich_timed(pkg, event, defaultdict(float))
             warm_up[pkg.label] = round(time.perf_counter() - t, 3)
+        # Untimed passes over every article, so both servers' JIT compilers have done the bulk
+        # of their work (CoreNLP's C2 thread spends seconds of CPU on its first few hundred
+        # texts) and the rounds measure each side as a long-running service runs.
+        for _ in range(args.warm_passes):
+            for pkg in (old, new):
+                for _, event in articles:
+                    enrich_timed(pkg, event, defaultdict(float))
         passes: dict[str, list[dict]] = {"baseline": [], "current": []}
         outputs: dict[str, dict] = {"baseline": {}, "current": {}}
         rounds = []
         for r in range(max(1, args.rounds)):
             order = (("baseline", old), ("current", new)) if r % 2 == 0 else (("current", new), ("baseline", old))
             for name, pkg in order:
-                passes[name].append(one_pass(pkg, articles, server_pid, outputs[name] if r == 0 else None))
+                passes[name].append(one_pass(pkg, articles, pids[name], outputs[name] if r == 0 else None))
             b, c = passes["baseline"][-1], passes["current"][-1]
             rounds.append({"round": r + 1, "order": [name for name, _ in order],
                            "baseline_articles_per_s": b["articles_per_s"], "current_articles_per_s": c["articles_per_s"],
@@ -317,12 +344,14 @@ def main() -> int:
     figures = {
         "benchmark": "enrich", "articles": len(articles), "characters": chars,
         "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1])), "component_errors": dict(errors),
-        "baseline_rev": args.baseline, "corenlp_server_cpu_measured": server_pid is not None,
+        "baseline_rev": args.baseline, "corenlp_server_cpu_measured": server_pid is not None and baseline_pid is not None,
+        "corenlp_servers": {"current": corenlp.server_url(), "baseline": args.baseline_corenlp_url or corenlp.server_url(),
+                            "baseline_own_server": bool(args.baseline_corenlp_url)},
         "ratio_per_core": statistics.median(ratios_core), "ratio_per_core_range": [min(ratios_core), max(ratios_core)],
         "ratio_wall": statistics.median(ratios_wall), "ratio_wall_range": [min(ratios_wall), max(ratios_wall)],
         "target_ratio_per_core": 3.0,
         "current": summarise(passes["current"], len(articles)), "baseline": summarise(passes["baseline"], len(articles)),
-        "first_articles_s": warm_up, "rounds": rounds, "quality": quality,
+        "first_articles_s": warm_up, "warm_passes": args.warm_passes, "rounds": rounds, "quality": quality,
         "embedding_model": embedding.model_name(),
     }
     if args.out:
