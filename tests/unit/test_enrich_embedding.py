@@ -178,3 +178,28 @@ def test_sentencepiece_segments_as_xlm_r():
     text = "".join(pieces[i] for i in ids[1:-1])
     assert text == "▁passage:▁Zuckerbergs▁Café"  # spaces collapsed, each word marked
     assert len(tokenizer.encode("wort " * 1000)) == 512
+
+
+def test_a_model_loads_once_however_many_threads_ask():
+    # The enrich stage embeds two articles side by side, and the service preloads at start:
+    # the second caller waits for the first load instead of loading again.
+    import threading
+
+    from newsflow.enrich.embedding import _once
+
+    calls, release = [], threading.Event()
+
+    @_once
+    def load():
+        calls.append(1)
+        release.wait(10)
+        return object()
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(load())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 1 and len(results) == 4 and len({id(r) for r in results}) == 1
