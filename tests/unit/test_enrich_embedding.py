@@ -101,11 +101,12 @@ def test_the_onnx_encoder_computes_the_model(model, text):
     # The encoder graph against the layers written out in numpy, on the package's own weights.
     import math
 
-    from newsflow.enrich.embedding import _e5_model, _e5_tokenizer, _model, _tokenizer
+    from newsflow.enrich.embedding import _e5_model, _e5_tokenizer, _e5_weights, _minilm_weights, _model, _tokenizer
 
-    encoder, tokenizer = (_model(), _tokenizer()) if model == "all-minilm-l6-v2" else (_e5_model(), _e5_tokenizer())
+    minilm = model == "all-minilm-l6-v2"
+    encoder, tokenizer = (_model(), _tokenizer()) if minilm else (_e5_model(), _e5_tokenizer())
     ids = np.asarray(tokenizer.encode(text))
-    w = encoder.weights
+    w = (_minilm_weights() if minilm else _e5_weights())[0]
     x = encoder.word[ids] + encoder.position[: len(ids)] + encoder.token_type[0]
 
     def norm(x, name):
