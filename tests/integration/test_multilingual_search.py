@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
-from newsflow.core.settings import Settings
+from newsflow.core.settings import Settings, get_settings
 from newsflow.enrich.embedding import embed_query
 
 from .conftest import REPO, STAGES, Services, _ok, free_port, wait_until
@@ -45,6 +45,7 @@ def e5_pipeline(test_env, sample_site):
             "NEWSFLOW_WEB_PORT_BASE")
     saved = {k: os.environ.get(k) for k in keys}
     os.environ.update({k: env[k] for k in keys})  # for submit() and Settings() in this process
+    get_settings.cache_clear()  # the CLI's submit reads the settings of this test, and later tests their own
     svc = Services(env, REPO / ".var" / "logs" / f"test-teste5{run}")
     try:
         for name in (*STAGES, "search"):
@@ -66,6 +67,7 @@ def e5_pipeline(test_env, sample_site):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        get_settings.cache_clear()
 
 
 def test_articles_are_embedded_by_e5_in_onnxruntime(e5_pipeline):
