@@ -1,8 +1,8 @@
 """The whole pipeline with the multilingual embedding, switched on by its one setting
 (NEWSFLOW_EMBEDDING_MODEL=multilingual-e5-small, for the enrich stage and the search API
 alike): the sample pages go through fetch, parse, enrich (E5 in onnxruntime, "passage: ") and
-index, and a French semantic search (the API embeds it as an E5 "query: ") finds the German
-article first."""
+index, and a French semantic search (the API embeds it with E5 too) finds the German article
+first."""
 
 from __future__ import annotations
 
@@ -85,8 +85,10 @@ def test_a_french_query_finds_the_german_article(e5_pipeline):
     hits = found["hits"]
     assert len(hits) == len(PAGES)
     assert hits[0]["title"] == GERMAN_TITLE and hits[0]["language"] == "de", [h["title"] for h in hits]
-    # The API embedded the query as E5 does ("query: "): Elasticsearch's cosine score is
-    # (1 + cosine) / 2 of that vector and the article's.
-    article = np.asarray(docs[hits[0]["id"]]["enrichment"]["embedding"])
-    expected = (1 + float(np.asarray(embed_query(FRENCH_QUERY, E5)) @ article)) / 2
-    assert abs(hits[0]["score"] - expected) < 1e-3
+    # The API embedded the query with E5: Elasticsearch's score is (1 + cosine) / 2 of that
+    # vector and the article's, within what its int8 HNSW index loses (up to ~2e-3 seen; E5's
+    # "query: " against "passage: " moves it by about as much, so that is the unit tests' part).
+    query = np.asarray(embed_query(FRENCH_QUERY, E5))
+    for hit in hits:
+        expected = (1 + float(query @ np.asarray(docs[hit["id"]]["enrichment"]["embedding"]))) / 2
+        assert abs(hit["score"] - expected) < 0.01, (hit["title"], hit["score"], expected)
