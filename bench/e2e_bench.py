@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import sys
 import threading
@@ -55,6 +56,7 @@ from elasticsearch import Elasticsearch  # noqa: E402
 
 from bench.e2e_plot import write_svg  # noqa: E402
 from bench.record import cpu_seconds, run_started, write_result  # noqa: E402
+from bench.rss_log import RssLog, growth_summary  # noqa: E402
 from newsflow.stages import WEB_PORT_OFFSETS  # noqa: E402
 from newsflow.core.envelope import make_event, utc_now, encode  # noqa: E402
 from newsflow.core.es import es_client  # noqa: E402
@@ -85,8 +87,8 @@ def percentiles(values: list[float]) -> dict:
 class Visibility:
     """Polls the alias and notes when each id first shows up in a search (= searchable)."""
 
-    def __init__(self, settings: Settings, ids: set[str]):
-        self.settings, self.ids, self.seen = settings, ids, {}
+    def __init__(self, settings: Settings, ids: set[str], interval_s: float = 0.25):
+        self.settings, self.ids, self.seen, self.interval_s = settings, ids, {}, interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -100,7 +102,7 @@ class Visibility:
             for hit in found.get("hits", {}).get("hits", []):
                 if hit["_id"] in self.ids:  # not the warm-up's pages, nor an earlier run's
                     self.seen.setdefault(hit["_id"], now)
-            time.sleep(0.25)
+            time.sleep(self.interval_s)
         client.close()
 
     def __enter__(self):
@@ -281,8 +283,26 @@ async def submit(settings: Settings, urls: list[str]) -> None:
             await send(settings.topic("news.fetch.requests"), event["id"].encode(), encode(event, "news.fetch.request/1"))
 
 
+def heap_report(settings: Settings, services: Services, baseline: bool = False) -> dict:
+    """Each service's heap count per type (core/memory.py via /debug/memory); with `baseline`,
+    later reports give the growth since."""
+    out = {}
+    for stage in STAGES:
+        try:
+            url = f"http://127.0.0.1:{settings.web_port_base + WEB_PORT_OFFSETS[stage]}/debug/memory"
+            out[stage] = httpx.get(url, params={"baseline": "1"} if baseline else {}, timeout=120).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            out[stage] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
+
+
 def run_services(settings: Settings, env: dict, urls: list[str], site: ArticleSite, parse_instances: int,
-                 warm_pages: int, paced_pages: int, paced_fraction: float) -> dict:
+                 warm_pages: int, paced_pages: int, paced_fraction: float, memory: dict | None = None,
+                 progress=lambda: None, submit_rate: float = 0.0, poll_s: float = 0.25,
+                 heap_every: int = 0) -> dict:
+    """`memory` (a dict the caller keeps) gets the RSS samples against the articles searchable
+    as the run goes, and heap counts every `heap_every` articles; `progress()` writes them."""
+    memory = {} if memory is None else memory
     asyncio.run(ensure_topics(settings))
     services = Services(env, REPO / ".var" / "logs" / f"bench-e2e-{RUN}")
     try:
@@ -303,19 +323,38 @@ def run_services(settings: Settings, env: dict, urls: list[str], site: ArticleSi
                     seen.wait(600, dead_letters)
         ids = {article_id(u) for u in urls}
         pids = {name: proc.proc.pid for name, proc in services.procs.items()} | server_pids()
-        with RssSampler(services) as rss, Visibility(settings, ids) as seen:
+        memory["heap"] = {"0": heap_report(settings, services, baseline=True)} if heap_every else {}
+        checkpoints = {"next": heap_every}
+
+        def write_progress(samples: list[dict]) -> None:
+            memory["samples"] = samples
+            done = samples[-1]["articles"] if samples else 0
+            if heap_every and done >= checkpoints["next"]:
+                memory["heap"][str(done)] = heap_report(settings, services)
+                checkpoints["next"] = (done // heap_every + 1) * heap_every
+            progress()
+
+        with RssSampler(services) as rss, Visibility(settings, ids, poll_s) as seen, \
+                RssLog(lambda: {n: p.proc.pid for n, p in services.procs.items()}, lambda: len(seen.seen),
+                       write_progress) as rss_log:
             cpu = CpuMeter(pids)
             started = time.monotonic()
-            asyncio.run(submit(settings, urls))
-            dead = seen.wait(3600, dead_letters)
+            if submit_rate > 0:
+                asyncio.run(submit_paced(settings, urls, submit_rate))
+            else:
+                asyncio.run(submit(settings, urls))
+            dead = seen.wait(3600 + (len(urls) / submit_rate if submit_rate > 0 else 0), dead_letters)
             cpu_ms = cpu.per_article_ms(len(urls))
+        memory["samples"] = rss_log.samples
+        if heap_every:
+            memory["heap"]["end"] = heap_report(settings, services)
         elapsed = max(seen.seen.values()) - started
         latencies = [seen.seen[article_id(u)] - site.first_hit(u) for u in urls if article_id(u) in seen.seen]
         result = {"seconds": round(elapsed, 2), "articles_per_s": round(len(seen.seen) / elapsed, 2),
                   "searchable": len(seen.seen), "dead_lettered": sorted(dead),
                   "latency_s": percentiles(latencies), "stage_time": stage_seconds(settings),
                   "cpu_ms_per_article": cpu_ms, "rss": rss.summary(), "parse_instances": parse_instances,
-                  "warm_pages": warm_pages}
+                  "warm_pages": warm_pages, "submit_rate_per_s": submit_rate or None}
         print(json.dumps(result), flush=True)
         if paced_pages:
             rate = paced_fraction * result["articles_per_s"]
@@ -406,6 +445,10 @@ def cleanup(settings: Settings) -> None:
     client.close()
 
 
+def _stop_on_sigterm(signum, frame) -> None:
+    raise SystemExit(f"stopped by signal {signum} (SIGTERM)")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=2000)
@@ -416,7 +459,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--paced-pages", type=int, default=300, help="pages submitted at a pace after the backlog (0: none)")
     parser.add_argument("--paced-fraction", type=float, default=0.5, help="pace as a fraction of the measured capacity")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "e2e.json")
+    parser.add_argument("--submit-rate", type=float, default=0.0,
+                        help="submit the services run's pages at this many per second (0: all at once, a backlog)")
+    parser.add_argument("--poll-interval", type=float, default=0.25, help="seconds between the searchability polls")
+    parser.add_argument("--rss-warmup-articles", type=int, default=1000,
+                        help="RSS slope (MB per 1,000 articles) over the samples after this many articles")
+    parser.add_argument("--heap-every", type=int, default=0,
+                        help="heap count per type of every service every this many articles (0: none)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     configure_logging("warning", "bench")
     started = run_started()
 
@@ -430,6 +481,17 @@ def main(argv: list[str]) -> int:
               "order": ["services", "baseline"] if args.services_first else ["baseline", "services"]}
     if args.skip_baseline:
         result["order"] = ["services"]
+    memory: dict = {}
+
+    def with_memory(figures: dict) -> dict:
+        if memory.get("samples"):
+            figures["memory"] = {"rss_mb_by_articles": memory["samples"],
+                                 "slope_after_warmup": growth_summary(memory["samples"], args.rss_warmup_articles),
+                                 "warmup_articles": args.rss_warmup_articles, "heap": memory.get("heap", {})}
+        return figures
+
+    def progress() -> None:  # the run so far, so that a stopped run leaves its samples
+        write_result(args.out, with_memory({**result, "partial": True, "stopped_because": "still running"}), started)
 
     def do_baseline() -> None:
         with ArticleSite(args.pages) as site:  # each run's own site: pages fetched fresh, first hits per run
@@ -441,7 +503,8 @@ def main(argv: list[str]) -> int:
         with ArticleSite(args.pages) as site:
             print(f"services: {args.pages} pages through Kafka ...", flush=True)
             result["services"] = run_services(svc_settings, env, site.article_urls(), site, args.parse_instances,
-                                              args.warm_pages, args.paced_pages, args.paced_fraction)
+                                              args.warm_pages, args.paced_pages, args.paced_fraction, memory, progress,
+                                              args.submit_rate, args.poll_interval, args.heap_every)
             if "paced" in result["services"]:
                 result["paced"] = result["services"].pop("paced")
                 print(json.dumps(result["paced"]), flush=True)
@@ -449,13 +512,18 @@ def main(argv: list[str]) -> int:
     try:
         for run in result["order"]:
             do_baseline() if run == "baseline" else do_services()
+    except BaseException as exc:  # stopped (SIGTERM, Ctrl-C) or failed: the file says so, with the samples so far
+        write_result(args.out, with_memory({**result, "partial": True,
+                                            "stopped_because": f"{type(exc).__name__}: {exc}"[:500]}), started)
+        raise
     finally:
         cleanup(svc_settings)
         cleanup(base_settings)
     if "baseline" in result:
         result["ratio"] = round(result["services"]["articles_per_s"] / result["baseline"]["articles_per_s"], 3)
     result["target_articles_per_s"] = 20.0
-    result = write_result(args.out, result, started)
+    result["stopped_because"] = "completed"
+    result = write_result(args.out, with_memory(result), started)
     write_svg(result, args.out.with_suffix(".svg"))
     print(f"ratio services/baseline: {result.get('ratio')}  -> {args.out}")
     return 0

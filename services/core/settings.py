@@ -70,6 +70,9 @@ class Settings:
     # A worker silent this long is taken out of its group and its partitions move on; the
     # heartbeats come from the consumer's own thread, so a busy stage is not silent.
     session_timeout_s: float = _from_env("NEWSFLOW_KAFKA_SESSION_TIMEOUT", "20", float)
+    # Frames of allocation traceback tracemalloc keeps for /debug/memory (core/memory.py); 0: off
+    # (it slows allocation and takes memory of its own). The heap count per type is always served.
+    memory_trace_frames: int = _from_env("NEWSFLOW_MEMORY_TRACE_FRAMES", "0", int)
 
     # --- fetch (services/fetch) ---
     # Networks the fetcher may reach although private/loopback/link-local (comma-separated CIDRs,
