@@ -59,3 +59,17 @@ def test_heap_count_shows_what_grew():
     assert grown.get("test_heap_count_shows_what_grew.<locals>.Leaky") == 5000
     assert len(kept) == 5000
     assert top_types({"a": 1, "b": 3, "c": 3}, top=2) == [("b", 3), ("c", 3)]
+
+
+def test_hop_breakdown_names_the_hop_the_tail_comes_from():
+    from bench.hops import hop_breakdown
+
+    hops = (("work", "fetch_start", "done"), ("refresh", "done", "searchable"))
+    marks = {f"a{i}": {"fetch_start": 0.0, "done": 0.1, "searchable": 1.1} for i in range(19)}
+    marks["slow"] = {"fetch_start": 0.0, "done": 3.0, "searchable": 4.0}   # one article stuck in "work"
+    marks["partial"] = {"fetch_start": 0.0}                                  # never searchable: no hop
+    out = hop_breakdown(marks, hops)
+    assert out["work"]["n"] == 20 and out["work"]["p50"] == 0.1 and out["work"]["max"] == 3.0
+    assert out["refresh"]["p95"] == 1.0
+    assert out["slowest_articles"]["articles"] == 1
+    assert out["slowest_articles"]["hop_mean_s"] == {"work": 3.0, "refresh": 1.0}
