@@ -60,7 +60,7 @@ class Settings:
     index_batch_size: int = _from_env("NEWSFLOW_INDEX_BATCH_SIZE", "200", int)
     # The window is the wait of a lone event at a steady pace (freshness); under a backlog the
     # batches fill from what the consumer has already fetched, so a short window costs no throughput.
-    index_batch_seconds: float = _from_env("NEWSFLOW_INDEX_BATCH_SECONDS", "0.1", float)
+    index_batch_seconds: float = _from_env("NEWSFLOW_INDEX_BATCH_SECONDS", "0.2", float)
     index_batch_bytes: int = _from_env("NEWSFLOW_INDEX_BATCH_BYTES", str(10 * 1024 * 1024), int)
     # Batches the index stage writes side by side.
     index_concurrency: int = _from_env("NEWSFLOW_INDEX_CONCURRENCY", "1", int)
@@ -68,7 +68,7 @@ class Settings:
     # batch's offsets) so its documents are searchable at once instead of at Elasticsearch's next
     # periodic refresh (1 s); at most one such refresh per gap. 0: off, the periodic refresh only.
     index_refresh_after_write: bool = _from_env("NEWSFLOW_INDEX_REFRESH_AFTER_WRITE", "1", _flag)
-    index_refresh_min_gap_s: float = _from_env("NEWSFLOW_INDEX_REFRESH_MIN_GAP", "0.25", float)
+    index_refresh_min_gap_s: float = _from_env("NEWSFLOW_INDEX_REFRESH_MIN_GAP", "0.5", float)
     # Longest pause between retries while Elasticsearch is overloaded (429) or unreachable.
     index_max_backoff_s: float = _from_env("NEWSFLOW_INDEX_MAX_BACKOFF", "10", float)
     # The commit path (core/delivery.py) commits finished offsets soon after they finish, and
