@@ -65,7 +65,7 @@ from newsflow.core.envelope import make_event, utc_now, encode  # noqa: E402
 from newsflow.core.es import es_client  # noqa: E402
 from newsflow.index.layout import ensure_index  # noqa: E402
 from newsflow.core.ids import article_id, new_trace_id  # noqa: E402
-from newsflow.core.kafka import producer  # noqa: E402
+from newsflow.core.kafka import admin_client, producer  # noqa: E402
 from newsflow.core.logs import configure_logging  # noqa: E402
 from newsflow.core.settings import Settings  # noqa: E402
 from newsflow.core.topics import ensure_topics  # noqa: E402
@@ -558,7 +558,27 @@ def run_baseline(settings: Settings, urls: list[str], site: ArticleSite, warm_pa
             "warm_pages": warm_pages}
 
 
-def cleanup(settings: Settings) -> None:
+async def delete_topics(settings: Settings) -> list[str]:
+    """The run's own topics (its prefix), so that the shared broker does not keep them: every
+    client of the broker holds the metadata of all its partitions."""
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        ours = [t for t in await admin.list_topics() if settings.topic_prefix and t.startswith(settings.topic_prefix)]
+        if ours:
+            await admin.delete_topics(ours)
+        return ours
+    finally:
+        await admin.close()
+
+
+def cleanup(settings: Settings, topics: bool = False) -> None:
+    """The run's indices, and with `topics` its topics (the services run's own prefix only)."""
+    if topics and settings.topic_prefix.startswith("bench"):
+        try:
+            asyncio.run(delete_topics(settings))
+        except Exception as exc:  # noqa: BLE001 - leftovers, not a failed run
+            print(f"could not delete the run's topics: {exc}", flush=True)
     client = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
     client.options(ignore_status=404).indices.delete(index=f"{settings.index_alias}-v*")
     # the fetch and enrich stages' state (services/core/state_index.py)
@@ -674,7 +694,7 @@ def main(argv: list[str]) -> int:
                                             "stopped_because": f"{type(exc).__name__}: {exc}"[:500]}), started)
         raise
     finally:
-        cleanup(svc_settings)
+        cleanup(svc_settings, topics=True)
         cleanup(base_settings)
     if "baseline" in result and "articles_per_s" in result.get("services", {}):
         result["ratio"] = round(result["services"]["articles_per_s"] / result["baseline"]["articles_per_s"], 3)
