@@ -19,6 +19,14 @@ as the enrich service does; both are warmed first (models loaded, services consu
 are submitted at half the capacity just measured (--paced-fraction), evenly spaced, not as a
 backlog, for fetch-to-searchable latency in normal running.
 
+Paced, each article's time is also split into hops (bench/hops.py: fetch queue, fetch, parse,
+enrich, clustering, index wait, index write + refresh) from the topics' message timestamps.
+Other modes: --pages 0 --skip-baseline --paced-rate R (a short paced-only run); --ab-env
+'VAR=old ...' (a stage restarted with old settings or the defaults, alternated round by round:
+backlog articles/s and paced latency); --pages 10000 --skip-baseline --paced-pages 0
+--submit-rate 3 --heap-every 2000 (memory: RSS against articles, written as the run goes, slope
+per 1,000 articles, heap counts per type). A stopped run leaves its file with stopped_because.
+
 Run it on a CoreNLP server nobody else uses (CORENLP_PORT=9010 NEWSFLOW_VAR=/tmp/x
 infra/corenlp/corenlp.sh up; NEWSFLOW_CORENLP_URL=http://127.0.0.1:9010 NEWSFLOW_CORENLP_PID=...)
 for its CPU per article to be this run's alone.
