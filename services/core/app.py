@@ -14,6 +14,7 @@ from . import delivery
 from .backoff import backoff_delay
 from .kafka import group_id
 from .logs import configure_logging, get_logger, logging_config
+from .memory import MemoryDebug
 from .security import faust_app_options
 from .settings import Settings, get_settings
 from .topics import ensure_compacted_topic, ensure_topics
@@ -55,6 +56,13 @@ def create_app(service: str, web_port_offset: int, settings: Settings | None = N
     @app.page("/health")
     async def health(web, request):
         return web.json({"status": "ok", "service": service})
+
+    memory = MemoryDebug(settings.memory_trace_frames)
+
+    @app.page("/debug/memory")
+    async def debug_memory(web, request):
+        """Heap count per type (and tracemalloc's growth when traced); ?baseline=1 marks the start."""
+        return web.json(memory.report(take_baseline=request.query.get("baseline") == "1"))
 
     @app.page("/metrics")
     async def metrics(web, request):

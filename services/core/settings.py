@@ -58,10 +58,17 @@ class Settings:
     # The index stage takes up to this many events or waits this long, whichever comes first,
     # and splits what it took into bulk requests of at most this many bytes.
     index_batch_size: int = _from_env("NEWSFLOW_INDEX_BATCH_SIZE", "200", int)
-    index_batch_seconds: float = _from_env("NEWSFLOW_INDEX_BATCH_SECONDS", "1.0", float)
+    # The window is the wait of a lone event at a steady pace (freshness); under a backlog the
+    # batches fill from what the consumer has already fetched, so a short window costs no throughput.
+    index_batch_seconds: float = _from_env("NEWSFLOW_INDEX_BATCH_SECONDS", "0.2", float)
     index_batch_bytes: int = _from_env("NEWSFLOW_INDEX_BATCH_BYTES", str(10 * 1024 * 1024), int)
     # Batches the index stage writes side by side.
     index_concurrency: int = _from_env("NEWSFLOW_INDEX_CONCURRENCY", "1", int)
+    # After a batch is written, the alias is refreshed (in the background, never holding the
+    # batch's offsets) so its documents are searchable at once instead of at Elasticsearch's next
+    # periodic refresh (1 s); at most one such refresh per gap. 0: off, the periodic refresh only.
+    index_refresh_after_write: bool = _from_env("NEWSFLOW_INDEX_REFRESH_AFTER_WRITE", "1", _flag)
+    index_refresh_min_gap_s: float = _from_env("NEWSFLOW_INDEX_REFRESH_MIN_GAP", "0.5", float)
     # Longest pause between retries while Elasticsearch is overloaded (429) or unreachable.
     index_max_backoff_s: float = _from_env("NEWSFLOW_INDEX_MAX_BACKOFF", "10", float)
     # The commit path (core/delivery.py) commits finished offsets soon after they finish, and
@@ -70,6 +77,9 @@ class Settings:
     # A worker silent this long is taken out of its group and its partitions move on; the
     # heartbeats come from the consumer's own thread, so a busy stage is not silent.
     session_timeout_s: float = _from_env("NEWSFLOW_KAFKA_SESSION_TIMEOUT", "20", float)
+    # Frames of allocation traceback tracemalloc keeps for /debug/memory (core/memory.py); 0: off
+    # (it slows allocation and takes memory of its own). The heap count per type is always served.
+    memory_trace_frames: int = _from_env("NEWSFLOW_MEMORY_TRACE_FRAMES", "0", int)
 
     # --- fetch (services/fetch) ---
     # Networks the fetcher may reach although private/loopback/link-local (comma-separated CIDRs,

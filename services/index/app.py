@@ -27,6 +27,7 @@ from ..core.stage import Outgoing, StageSpec, attach_stage, ids_of
 from . import INPUT_TOPICS, REMOVALS_AGENT, WEB_PORT_OFFSET
 from .documents import INPUT_SCHEMA, REMOVED_SCHEMA
 from .layout import ensure_index
+from .refresh import Refresher
 from .removals import write_removals
 from .sink import Written, write_events
 
@@ -43,6 +44,18 @@ BATCH_SECONDS = Histogram("newsflow_index_batch_seconds", "Time to write one bat
                           buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 WRITE_RETRIES = Counter("newsflow_index_write_retries_total", "Bulk attempts repeated because Elasticsearch was unavailable or busy")
 _es = None
+_refresher: Refresher | None = None
+
+
+def refresh_soon(es) -> None:
+    """Ask for a refresh of the alias after a write (refresh.py); off with
+    NEWSFLOW_INDEX_REFRESH_AFTER_WRITE=0."""
+    global _refresher
+    if not settings.index_refresh_after_write:
+        return
+    if _refresher is None:
+        _refresher = Refresher(lambda: es.indices.refresh(index=settings.index_alias), settings.index_refresh_min_gap_s)
+    _refresher.request()
 
 
 async def elasticsearch():
@@ -81,9 +94,12 @@ def _dead_letters(messages: list, written: Written, stage: str) -> list[Outgoing
 async def index_batch(messages: list) -> list[Outgoing | None]:
     """Write one batch of articles through the one index write path."""
     started = time.perf_counter()
-    written = await write_events(await elasticsearch(), [m.value for m in messages], settings)
+    es = await elasticsearch()
+    written = await write_events(es, [m.value for m in messages], settings)
     outs = _dead_letters(messages, written, SERVICE)
     result = written.result
+    if result.written:
+        refresh_soon(es)
     EVENTS_OUT.labels(SERVICE).inc(result.written)
     for outcome in ("written", "conflicts", "unchanged"):
         DOCUMENTS.labels(outcome).inc(getattr(result, outcome))
@@ -104,7 +120,10 @@ async def index_batch(messages: list) -> list[Outgoing | None]:
 
 async def removal_batch(messages: list) -> list[Outgoing | None]:
     """Mark one batch of takedowns' documents removed (lifecycle: a 404 or 410 on refetch)."""
-    written = await write_removals(await elasticsearch(), [m.value for m in messages], settings)
+    es = await elasticsearch()
+    written = await write_removals(es, [m.value for m in messages], settings)
+    if written.result.written:
+        refresh_soon(es)
     failed = {f.position for f in written.failures}
     for position, message in enumerate(messages):
         if position not in failed:

@@ -218,6 +218,31 @@ def test_a_rejected_document_goes_to_the_dlq_and_its_batch_mates_are_indexed(ind
     assert any(b["written"] == 2 and b["rejected"] == 1 for b in batches), batches[-3:]
 
 
+def test_a_written_document_is_searchable_without_the_periodic_refresh(index_stage):
+    """The stage refreshes the alias after a write (services/index/refresh.py): with
+    Elasticsearch's own periodic refresh switched off, a search still finds the document."""
+    settings, _, _ = index_stage
+    send(settings, [event(new_id(), T0, "Das Index-Layout steht.")])  # the alias and its index exist
+    settled(settings)
+    client = es(settings)
+    try:
+        client.indices.put_settings(index=settings.index_alias, settings={"index": {"refresh_interval": "-1"}})
+        client.indices.refresh(index=settings.index_alias)
+        article = new_id()
+        send(settings, [event(article, T0, "Sofort auffindbar.")])
+        settled(settings)
+
+        def searchable() -> bool:
+            found = client.search(index=settings.index_alias, query={"ids": {"values": [article]}}, size=0,
+                                  track_total_hits=True)
+            return found["hits"]["total"]["value"] == 1
+
+        wait_until(searchable, 60, "the document to be searchable with the periodic refresh off")
+    finally:
+        client.indices.put_settings(index=settings.index_alias, settings={"index": {"refresh_interval": None}})
+        client.close()
+
+
 def test_an_elasticsearch_outage_of_30s_loses_nothing(index_stage):
     settings, worker, proxy = index_stage
     articles = [new_id() for _ in range(60)]

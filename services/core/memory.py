@@ -1,0 +1,54 @@
+"""What a service holds in memory, for finding a leak: a count of live Python objects per type
+(the heap count, always available) and, when NEWSFLOW_MEMORY_TRACE_FRAMES > 0, tracemalloc's
+allocations grown since a baseline snapshot. Served on each service's /debug/memory
+(core/app.py): `?baseline=1` takes the baseline, a later call shows the growth since.
+
+tracemalloc slows allocation-heavy code and its traces take memory of their own, so it is off
+unless asked for; the heap count costs nothing until it is requested (one pass over the
+garbage collector's objects, about a second in the enrich service)."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from collections import Counter
+
+
+def heap_counts() -> dict[str, int]:
+    """Live objects tracked by the garbage collector, per type name."""
+    return dict(Counter(type(o).__qualname__ for o in gc.get_objects()))
+
+
+def top_types(counts: dict[str, int], top: int = 25) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
+
+
+class MemoryDebug:
+    def __init__(self, trace_frames: int = 0):
+        self.trace_frames = trace_frames
+        self.baseline: tracemalloc.Snapshot | None = None
+        self.baseline_counts: dict[str, int] | None = None
+        if trace_frames > 0 and not tracemalloc.is_tracing():
+            tracemalloc.start(trace_frames)
+
+    def report(self, take_baseline: bool = False, top: int = 25) -> dict:
+        counts = heap_counts()
+        out: dict = {"objects": sum(counts.values()), "top_types": top_types(counts, top)}
+        if self.baseline_counts is not None:
+            grown = {n: counts.get(n, 0) - self.baseline_counts.get(n, 0) for n in counts.keys() | self.baseline_counts.keys()}
+            out["grown_types"] = sorted(((n, d) for n, d in grown.items() if d), key=lambda i: (-abs(i[1]), i[0]))[:top]
+        if tracemalloc.is_tracing():
+            snapshot = tracemalloc.take_snapshot().filter_traces(
+                (tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")))
+            current, peak = tracemalloc.get_traced_memory()
+            out["traced_mb"] = round(current / 2**20, 1)
+            out["traced_peak_mb"] = round(peak / 2**20, 1)
+            if self.baseline is not None:
+                out["grown_since_baseline"] = [
+                    {"where": str(stat.traceback), "kb": round(stat.size_diff / 1024, 1), "blocks": stat.count_diff}
+                    for stat in snapshot.compare_to(self.baseline, "lineno")[:top]]
+            if take_baseline:
+                self.baseline = snapshot
+        if take_baseline:
+            self.baseline_counts = counts
+        return out
