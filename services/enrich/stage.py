@@ -27,7 +27,7 @@ SERVICE = "enrich"
 INPUT_SCHEMA = "news.parsed/1"
 OUTPUT_SCHEMA = "news.enriched/1"
 # Bump when what enrich() adds changes, so a replay can tell old documents from new.
-ENRICHMENT_VERSION = "enrich/0.3.2"  # 0.3: entities, languages, dates (issue 13); .1: keywords by yake-rust; .2: CoreNLP CoNLL, MiniLM in onnxruntime
+ENRICHMENT_VERSION = "enrich/0.4.0"  # 0.3: entities, languages, dates (issue 13); .1: keywords by yake-rust; .2: CoreNLP CoNLL, MiniLM in onnxruntime; 0.4: fastText language identification, Spanish titles, German competition/place rules
 
 
 class NothingToEnrich(ValueError):
