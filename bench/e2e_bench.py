@@ -67,7 +67,7 @@ from elasticsearch import Elasticsearch  # noqa: E402
 from bench.e2e_plot import write_svg  # noqa: E402
 from bench.record import cpu_seconds, run_started, write_result  # noqa: E402
 from bench.hops import HOPS, hop_breakdown  # noqa: E402
-from bench.rss_log import RssLog, growth_summary  # noqa: E402
+from bench.rss_log import RssLog, growth_summary, read_rss_mb  # noqa: E402
 from newsflow.stages import WEB_PORT_OFFSETS  # noqa: E402
 from newsflow.core.envelope import make_event, utc_now, encode  # noqa: E402
 from newsflow.core.es import es_client  # noqa: E402
@@ -151,12 +151,8 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.wait(0.5):
             for name, proc in list(self.services.procs.items()):
-                try:
-                    status = Path(f"/proc/{proc.proc.pid}/status").read_text()
-                except OSError:
-                    continue
-                kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-                self.samples.setdefault(name, []).append(kb / 1024)
+                if (mb := read_rss_mb(proc.proc.pid)) is not None:
+                    self.samples.setdefault(name, []).append(mb)
 
     def __enter__(self):
         self._thread.start()

@@ -15,10 +15,8 @@ nobody else asks during the run.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -41,12 +39,10 @@ def main() -> int:
     from newsflow.enrich.entities import extract_entities
     from newsflow.enrich.language import detect_language
 
-    pid = int(os.environ["NEWSFLOW_CORENLP_PID"])
-    tick = os.sysconf("SC_CLK_TCK")
+    from record import cpu_seconds, run_started, write_result
 
-    def server_cpu() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
+    started = run_started()
+    pid = int(os.environ["NEWSFLOW_CORENLP_PID"])
 
     texts = [(text, detect_language(text)["code"]) for _, text in enrich_bench.load_articles(enrich_bench.DEFAULT_PAGES, False)]
     texts = [(t, lang) for t, lang in texts if lang in corenlp.SUPPORTED_LANGUAGES]
@@ -55,10 +51,10 @@ def main() -> int:
 
     def one_pass(properties: dict) -> dict:
         corenlp.PROPERTIES[a.lang] = properties
-        client, server = time.process_time(), server_cpu()
+        client, server = time.process_time(), cpu_seconds(pid)
         for text, lang in texts:
             extract_entities(text, lang)
-        client, server = (time.process_time() - client) * 1000 / len(texts), (server_cpu() - server) * 1000 / len(texts)
+        client, server = (time.process_time() - client) * 1000 / len(texts), (cpu_seconds(pid) - server) * 1000 / len(texts)
         return {"client_ms": round(client, 1), "server_ms": round(server, 1), "total_ms": round(client + server, 1)}
 
     one_pass(today), one_pass(candidate)
@@ -69,9 +65,6 @@ def main() -> int:
             print(r, who, rounds[who][-1], "load", os.getloadavg(), flush=True)
     median = {k: statistics.median(x["total_ms"] for x in v) for k, v in rounds.items()}
     result = {
-        "command": "bench/entities_model_cost.py " + " ".join(sys.argv[1:]),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, load average at the end {os.getloadavg()}",
         "articles": len(texts), "articles_in_lang": sum(1 for _, lang in texts if lang == a.lang),
         "today": today["ner.model"], "candidate": candidate,
         "rounds": rounds, "median_total_ms": median,
@@ -80,7 +73,7 @@ def main() -> int:
     }
     print(json.dumps(result, indent=1))
     if a.out:
-        Path(a.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        write_result(Path(a.out), result, started)
     return 0
 
 

@@ -21,6 +21,8 @@ import pytest
 
 from newsflow.core.settings import Settings
 
+from .helpers import environ
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "site"
 STAGES = ("fetch", "parse", "enrich", "index")
@@ -58,16 +60,8 @@ def test_env(stack) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def settings(test_env) -> Settings:
     keys = ("NEWSFLOW_TOPIC_PREFIX", "NEWSFLOW_INDEX_ALIAS", "NEWSFLOW_WEB_PORT_BASE", "NEWSFLOW_SEARCH_PORT")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update({k: test_env[k] for k in keys})
-    try:
+    with environ({k: test_env[k] for k in keys}):
         yield Settings()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 class ServiceProcess:

@@ -71,6 +71,30 @@ def es(settings: Settings) -> Elasticsearch:
     return Elasticsearch(settings.elasticsearch_url, request_timeout=30)
 
 
+def refresh_alias(settings: Settings) -> None:
+    """Make everything written to the alias so far searchable."""
+    client = es(settings)
+    try:
+        client.indices.refresh(index=settings.index_alias)
+    finally:
+        client.close()
+
+
+@contextmanager
+def environ(values: dict[str, str]):
+    """These environment variables set in this process for the block, the old values back after it."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def indexed(settings: Settings, article_id: str) -> dict | None:
     client = es(settings)
     try:

@@ -17,7 +17,7 @@ import pytest
 from newsflow.stages import WEB_PORT_OFFSETS as STAGE_WEB_PORT_OFFSETS
 
 from .conftest import REPO, _ok, free_port, wait_until
-from .helpers import chromium_page, es, indexed, submit
+from .helpers import chromium_page, es, indexed, refresh_alias, submit
 
 pytestmark = pytest.mark.integration
 
@@ -65,11 +65,7 @@ def dashboard(services, test_env, settings, sample_site):
         ids = submit([f"{sample_site}/{page}?dashboard=1" for page in PAGES] + [f"{sample_site}/no-such-page.html?dashboard=1"])
         for article_id in ids[:-1]:
             wait_until(lambda i=article_id: indexed(settings, i), 180, f"article {article_id}")
-        client = es(settings)
-        try:
-            client.indices.refresh(index=settings.index_alias)
-        finally:
-            client.close()
+        refresh_alias(settings)
         yield base, ids
 
 

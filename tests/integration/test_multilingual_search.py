@@ -6,7 +6,6 @@ first."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import httpx
@@ -17,7 +16,7 @@ from newsflow.core.settings import Settings, get_settings
 from newsflow.enrich.embedding import embed_query
 
 from .conftest import REPO, STAGES, Services, _ok, free_port, wait_until
-from .helpers import es, indexed, submit
+from .helpers import environ, indexed, refresh_alias, submit
 
 pytestmark = pytest.mark.integration
 
@@ -43,30 +42,22 @@ def e5_pipeline(test_env, sample_site):
            "NEWSFLOW_ENRICH_TIME_BUDGET": "180"}
     keys = ("NEWSFLOW_EMBEDDING_MODEL", "NEWSFLOW_TOPIC_PREFIX", "NEWSFLOW_INDEX_ALIAS", "NEWSFLOW_SEARCH_PORT",
             "NEWSFLOW_WEB_PORT_BASE")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update({k: env[k] for k in keys})  # for submit() and Settings() in this process
-    get_settings.cache_clear()  # the CLI's submit reads the settings of this test, and later tests their own
-    svc = Services(env, REPO / ".var" / "logs" / f"test-teste5{run}")
     try:
-        for name in (*STAGES, "search"):
-            svc.start(name)
-        settings = Settings()
-        wait_until(lambda: _ok(f"http://127.0.0.1:{settings.search_port}/health"), 60, "search API")
-        ids = submit([f"{sample_site}/{page}?e5=1" for page in PAGES])
-        docs = {i: wait_until(lambda i=i: indexed(settings, i), 240, f"article {i}") for i in ids}
-        client = es(settings)
-        try:
-            client.indices.refresh(index=settings.index_alias)
-        finally:
-            client.close()
-        yield settings, docs
+        with environ({k: env[k] for k in keys}):  # for submit() and Settings() in this process
+            get_settings.cache_clear()  # the CLI's submit reads the settings of this test, and later tests their own
+            svc = Services(env, REPO / ".var" / "logs" / f"test-teste5{run}")
+            try:
+                for name in (*STAGES, "search"):
+                    svc.start(name)
+                settings = Settings()
+                wait_until(lambda: _ok(f"http://127.0.0.1:{settings.search_port}/health"), 60, "search API")
+                ids = submit([f"{sample_site}/{page}?e5=1" for page in PAGES])
+                docs = {i: wait_until(lambda i=i: indexed(settings, i), 240, f"article {i}") for i in ids}
+                refresh_alias(settings)
+                yield settings, docs
+            finally:
+                svc.stop_all()
     finally:
-        svc.stop_all()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         get_settings.cache_clear()
 
 
