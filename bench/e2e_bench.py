@@ -85,7 +85,8 @@ from newsflow.index.writer import write_batch  # noqa: E402
 from newsflow.parse.stage import parse  # noqa: E402
 from tests.articlesite import ArticleSite  # noqa: E402
 from tests.integration.helpers import read_topic, stage_healthy  # noqa: E402
-from tests.integration.conftest import STAGES, ServiceProcess, Services, free_port, wait_until  # noqa: E402
+from tests.integration.conftest import STAGES, ServiceProcess, Services, wait_until  # noqa: E402
+from tests.integration.ports import web_port_base  # noqa: E402
 
 
 def percentiles(values: list[float]) -> dict:
@@ -591,26 +592,6 @@ def cleanup(settings: Settings, topics: bool = False) -> None:
     client.close()
 
 
-def free_web_base(span: int = 4 + 100 * 4) -> int:
-    """A port base whose stage ports (base + 0..4, and + 100*i for extra parse instances) are all
-    free now: a stage whose port is taken fails to start, and another's /health would answer."""
-    import socket
-
-    def free(port: int) -> bool:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("0.0.0.0", port))
-                return True
-            except OSError:
-                return False
-
-    for _ in range(50):
-        base = free_port() + 10
-        if base + span < 65000 and all(free(base + off) for off in (*range(5), *(100 * i + o for i in range(1, 5) for o in range(5)))):
-            return base
-    raise RuntimeError("no free range of web ports")
-
-
 def _stop_on_sigterm(signum, frame) -> None:
     raise SystemExit(f"stopped by signal {signum} (SIGTERM)")
 
@@ -645,7 +626,7 @@ def main(argv: list[str]) -> int:
     configure_logging("warning", "bench")
     started = run_started()
 
-    web_base = free_web_base()
+    web_base = web_port_base(instances=5)  # + 100 * i for extra parse instances
     env = {**os.environ, "NEWSFLOW_TOPIC_PREFIX": f"bench{RUN}.", "NEWSFLOW_INDEX_ALIAS": f"bench{RUN}-articles",
            "NEWSFLOW_WEB_PORT_BASE": str(web_base)}
     svc_settings = Settings().replace(topic_prefix=env["NEWSFLOW_TOPIC_PREFIX"], index_alias=env["NEWSFLOW_INDEX_ALIAS"],

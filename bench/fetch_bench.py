@@ -184,7 +184,6 @@ def main(argv: list[str] | None = None) -> int:
         "all_rounds": rounds,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }
-    text = json.dumps(report, indent=2)
     if args.out:
         write_result(args.out, report)
     summary = {k: report[k] for k in ("pages", "concurrency", "ratio_fetcher_vs_httpx", "ratio_stage_vs_httpx", "meets_target")}

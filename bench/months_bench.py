@@ -26,7 +26,6 @@ import platform
 import random
 import statistics
 import sys
-import time
 import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path

@@ -53,7 +53,8 @@ from newsflow.core.topics import ensure_topics  # noqa: E402
 from newsflow.fetch.fetcher import FetchedPage, raw_event  # noqa: E402
 from newsflow.parse.stage import parse  # noqa: E402
 from tests.articlesite import article_html  # noqa: E402
-from tests.integration.conftest import Services, free_port, wait_until  # noqa: E402
+from tests.integration.conftest import Services, wait_until  # noqa: E402
+from tests.integration.ports import web_port_base  # noqa: E402
 
 # stage -> (input topic, input schema, output topic)
 STAGE_TOPICS = {"parse": ("news.raw", "news.raw/1", "news.parsed"),
@@ -103,7 +104,7 @@ def send(settings: Settings, topic: str, events: list[tuple[bytes, bytes]]) -> N
 def one_run(stage: str, instances: int, events: list[tuple[bytes, bytes]], warm: list[tuple[bytes, bytes]],
             round_no: int) -> dict:
     source, _, target = STAGE_TOPICS[stage]
-    base = free_port() + 10
+    base = web_port_base(instances)
     prefix = f"scale{RUN}{stage[0]}{round_no}x{instances}."
     env = {**os.environ, "NEWSFLOW_TOPIC_PREFIX": prefix, "NEWSFLOW_WEB_PORT_BASE": str(base),
            "NEWSFLOW_LOG_LEVEL": "warning"}

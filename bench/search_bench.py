@@ -20,7 +20,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-import orjson
 
 from record import write_result  # noqa: E402  (bench/ is on the path of a script run from it)
 from elasticsearch import Elasticsearch, helpers

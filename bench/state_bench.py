@@ -67,6 +67,7 @@ from newsflow.fetch.poller import REQUEST_SCHEMA, request_event  # noqa: E402
 from newsflow.fetch.refetch import parse_schedule  # noqa: E402
 from newsflow.fetch.url_state import PROPERTIES as URL_PROPERTIES, state_document  # noqa: E402
 from tests.integration.helpers import read_topic  # noqa: E402
+from tests.integration.ports import web_port_base  # noqa: E402
 
 RUN = uuid.uuid4().hex[:8]
 DAY = 86400.0
@@ -383,7 +384,7 @@ def main(argv: list[str]) -> int:
 
     var = Path(f"/tmp/statebench-{RUN}")
     var.mkdir(parents=True, exist_ok=True)
-    web_base = 31000 + random.Random(RUN).randrange(0, 3000) * 10
+    web_base = web_port_base()
     env = {**os.environ, "NEWSFLOW_TOPIC_PREFIX": f"statebench{RUN}.", "NEWSFLOW_INDEX_ALIAS": f"statebench{RUN}-articles",
            "NEWSFLOW_WEB_PORT_BASE": str(web_base), "NEWSFLOW_VAR": str(var), "NEWSFLOW_LOG_LEVEL": "warning"}
     settings = Settings().replace(topic_prefix=env["NEWSFLOW_TOPIC_PREFIX"], index_alias=env["NEWSFLOW_INDEX_ALIAS"],

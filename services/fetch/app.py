@@ -8,7 +8,6 @@ from faust.types import TP
 from ..core.app import create_app, run_worker
 from ..core.envelope import encode
 from ..core.logs import get_logger
-from ..core.schemas import topic_catalogue
 from ..core.settings import get_settings
 from ..core.stage import Outgoing, StageSpec, attach_stage, send_acknowledged
 from .client import Fetcher

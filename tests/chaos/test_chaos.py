@@ -43,8 +43,9 @@ from newsflow.core.settings import Settings
 from newsflow.core.topics import ensure_topics
 
 from ..articlesite import ArticleSite
-from ..integration.conftest import REPO, STAGES, Services, free_port, stack as shared_stack, wait_until  # noqa: F401 - fixture
+from ..integration.conftest import REPO, STAGES, Services, stack as shared_stack, wait_until  # noqa: F401 - fixture
 from ..integration.helpers import read_topic, stage_healthy
+from ..integration.ports import web_port_base
 from ..integration.test_index_stage import TcpProxy
 
 ARTICLES = int(os.environ.get("NEWSFLOW_CHAOS_ARTICLES", "2000"))
@@ -97,7 +98,7 @@ def chaos_env(shared_stack):
         "NEWSFLOW_ELASTICSEARCH": f"http://127.0.0.1:{proxy.port}",
         "NEWSFLOW_TOPIC_PREFIX": f"chaos{run}.",
         "NEWSFLOW_INDEX_ALIAS": f"chaos{run}-articles",
-        "NEWSFLOW_WEB_PORT_BASE": str(free_port() + 10),
+        "NEWSFLOW_WEB_PORT_BASE": str(web_port_base()),
         "NEWSFLOW_LOG_LEVEL": "info",
         "NEWSFLOW_INDEX_BATCH_SECONDS": "0.5",
         "NEWSFLOW_INDEX_MAX_BACKOFF": "2",

@@ -21,7 +21,8 @@ import pytest
 
 from newsflow.core.settings import Settings
 
-from .helpers import environ
+from .helpers import environ, stage_healthy
+from .ports import listen_port, web_port_base
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "site"
@@ -47,8 +48,8 @@ def test_env(stack) -> dict[str, str]:
         **os.environ,
         "NEWSFLOW_TOPIC_PREFIX": f"test{run}.",
         "NEWSFLOW_INDEX_ALIAS": f"test{run}-articles",
-        "NEWSFLOW_WEB_PORT_BASE": str(20000 + int(run[:4], 16) % 4000 * 10),
-        "NEWSFLOW_SEARCH_PORT": str(free_port()),
+        "NEWSFLOW_WEB_PORT_BASE": str(web_port_base()),
+        "NEWSFLOW_SEARCH_PORT": str(listen_port()),
         "NEWSFLOW_LOG_LEVEL": "info",
         "NEWSFLOW_INDEX_BATCH_SECONDS": "0.3",
         "NEWSFLOW_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",  # the test sites are on loopback
@@ -112,13 +113,29 @@ class Services:
     def alive(self, name: str) -> bool:
         return name in self.procs and self.procs[name].alive()
 
+    def wait_ready(self, settings: Settings, timeout_s: float = 120) -> None:
+        """Until every started stage answers its /health (and the search API its own). A process
+        that exits meanwhile fails the wait at once, with the end of its log."""
+
+        def ready() -> bool:
+            for name, proc in self.procs.items():
+                if not proc.alive():
+                    lines = proc.log_path.read_text(errors="replace").splitlines()
+                    errors = [line for line in lines if '"level": "error"' in line or '"level": "critical"' in line]
+                    raise AssertionError(f"the {name} service exited ({proc.proc.returncode}): "
+                                         + "\n".join((errors or lines)[-5:]))
+            return all(_ok(f"http://127.0.0.1:{settings.search_port}/health") if name == "search"
+                       else stage_healthy(settings, name) for name in self.procs)
+
+        wait_until(ready, timeout_s, "the services healthy")
+
 
 @pytest.fixture(scope="session")
 def services(test_env, settings):
     svc = Services(test_env, REPO / ".var" / "logs" / f"test-{test_env['NEWSFLOW_TOPIC_PREFIX'].rstrip('.')}")
     for name in (*STAGES, "search"):
         svc.start(name)
-    wait_until(lambda: _ok(f"http://127.0.0.1:{settings.search_port}/health"), 60, "search API")
+    svc.wait_ready(settings)
     yield svc
     svc.stop_all()
 

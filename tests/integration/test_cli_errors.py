@@ -4,13 +4,18 @@ Unreachable servers are a closed port on this machine; the others are the real o
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 
 import pytest
 from elasticsearch import Elasticsearch
 
-from .conftest import REPO, SAMPLES, free_port
+from newsflow.core.settings import Settings
+from newsflow.stages import WEB_PORT_OFFSETS
+
+from .conftest import REPO, SAMPLES, Services, free_port
+from .ports import web_port_base
 
 pytestmark = pytest.mark.integration
 
@@ -136,6 +141,26 @@ def test_serve_on_a_busy_port_exits_without_traceback(test_env):
     assert done.returncode != 0
     assert "Traceback" not in done.stderr + done.stdout
     assert "address already in use" in done.stderr + done.stdout  # said in the service's JSON log
+
+
+def test_a_service_that_cannot_bind_its_port_fails_the_wait_at_once(test_env):
+    """The harness's readiness wait: a stage that exits at start (here its web port is taken)
+    fails the wait with the end of its log, instead of a test waiting minutes for an article."""
+    base = web_port_base()
+    env = {**test_env, "NEWSFLOW_WEB_PORT_BASE": str(base)}
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", base + WEB_PORT_OFFSETS["fetch"]))
+        taken.listen()
+        services = Services(env, REPO / ".var" / "logs" / f"test-busyport{base}")
+        services.start("fetch")
+        started = time.monotonic()
+        try:
+            with pytest.raises(AssertionError, match="the fetch service exited") as failed:
+                services.wait_ready(Settings().replace(web_port_base=base), timeout_s=300)
+        finally:
+            services.procs.clear()  # it has exited
+    assert "address already in use" in str(failed.value)
+    assert time.monotonic() - started < 120
 
 
 def test_submit_feed_without_kafka(no_kafka, tmp_path):

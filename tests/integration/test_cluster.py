@@ -34,7 +34,7 @@ import pytest
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from elasticsearch import Elasticsearch
 
-from newsflow.stages import STAGE_INPUTS, WEB_PORT_OFFSETS
+from newsflow.stages import STAGE_INPUTS
 from newsflow.core.envelope import encode, make_event, utc_now
 from newsflow.core.ids import article_id, new_trace_id
 from newsflow.core.es import es_client
@@ -48,6 +48,7 @@ from newsflow.index.writer import write_batch
 from ..articlesite import ArticleSite
 from .conftest import STAGES, Services, wait_until
 from .helpers import stage_healthy
+from .ports import web_port_base
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -219,7 +220,7 @@ def pipeline(cluster):
     values = {"NEWSFLOW_KAFKA": cluster["kafka"], "NEWSFLOW_ELASTICSEARCH": cluster["es"],
               "NEWSFLOW_KAFKA_REPLICATION_FACTOR": "3", "NEWSFLOW_KAFKA_MIN_INSYNC_REPLICAS": "2",
               "NEWSFLOW_ES_REPLICAS": "1", "NEWSFLOW_TOPIC_PREFIX": f"clp{run}.",
-              "NEWSFLOW_INDEX_ALIAS": f"clp{run}-articles", "NEWSFLOW_WEB_PORT_BASE": str(_web_port_base()),
+              "NEWSFLOW_INDEX_ALIAS": f"clp{run}-articles", "NEWSFLOW_WEB_PORT_BASE": str(web_port_base()),
               "NEWSFLOW_VAR": str(cluster["var"].parent / "services"), "NEWSFLOW_LOG_LEVEL": "info",
               "NEWSFLOW_INDEX_BATCH_SECONDS": "0.3", "NEWSFLOW_INDEX_MAX_BACKOFF": "2",
               "NEWSFLOW_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8", "NEWSFLOW_FETCH_HOST_DELAY": "0",
@@ -259,17 +260,6 @@ def pipeline(cluster):
                     client.options(ignore_status=404).indices.delete_index_template(name=template_name(settings))
                 finally:
                     client.close()
-
-
-def _web_port_base() -> int:
-    """A base whose stage ports (base + 1..4) are free, below the ephemeral range, where a
-    client connection could take one first."""
-    import random
-
-    for base in random.Random().sample(range(21000, 32000, 10), 200):
-        if all(_free(base + offset) for offset in WEB_PORT_OFFSETS.values()):
-            return base
-    raise RuntimeError("no free ports for the stages")
 
 
 def _es(settings: Settings) -> Elasticsearch:

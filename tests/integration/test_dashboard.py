@@ -16,8 +16,9 @@ import pytest
 
 from newsflow.stages import WEB_PORT_OFFSETS as STAGE_WEB_PORT_OFFSETS
 
-from .conftest import REPO, _ok, free_port, wait_until
+from .conftest import REPO, _ok, wait_until
 from .helpers import chromium_page, es, indexed, refresh_alias, submit
+from .ports import listen_port
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ def dashboard_urls(test_env, nobody: int | None = None) -> str:
 @contextmanager
 def search_api(test_env: dict, metrics_urls: str):
     """A `newsflow serve search` process scraping `metrics_urls` every second; yields its base URL."""
-    port = free_port()
+    port = listen_port()
     env = {**test_env, "NEWSFLOW_SEARCH_PORT": str(port), "NEWSFLOW_DASHBOARD_SCRAPE_INTERVAL": "1",
            "NEWSFLOW_DASHBOARD_RATE_WINDOW": "300", "NEWSFLOW_DASHBOARD_HISTORY": HISTORY_S,
            "NEWSFLOW_STAGE_METRICS_URLS": metrics_urls}
@@ -55,7 +56,7 @@ def search_api(test_env: dict, metrics_urls: str):
 
 @pytest.fixture(scope="module")
 def dashboard(services, test_env, settings, sample_site):
-    with search_api(test_env, dashboard_urls(test_env, free_port())) as base:
+    with search_api(test_env, dashboard_urls(test_env, listen_port())) as base:
         wait_until(lambda: _ok(f"{base}/health"), 60, "the dashboard's search API")
         assert httpx.get(f"{base}/stats/pipeline", timeout=60).status_code == 200  # starts the monitor
         # Flow starts after the first scrape of every stage, so every stage's events/s must rise above zero.

@@ -22,7 +22,8 @@ from newsflow.core.ids import article_id, new_trace_id
 from newsflow.core.kafka import admin_client, committed_offsets, end_offsets
 from newsflow.core.settings import Settings
 
-from .conftest import REPO, free_port, wait_until
+from .conftest import REPO, wait_until
+from .ports import web_port_base
 
 pytestmark = pytest.mark.integration
 PROBE = Path(__file__).with_name("probe_stage.py")
@@ -36,7 +37,7 @@ class Probe:
         self.journal = tmp / "journal.txt"
         self.log = tmp / f"{name}.log"
         self.env = {**os.environ, "NEWSFLOW_TOPIC_PREFIX": prefix, "PROBE_JOURNAL": str(self.journal),
-                    "NEWSFLOW_VAR": str(tmp / name), "NEWSFLOW_WEB_PORT_BASE": str(free_port() - 9),
+                    "NEWSFLOW_VAR": str(tmp / name), "NEWSFLOW_WEB_PORT_BASE": str(web_port_base()),
                     "NEWSFLOW_LOG_LEVEL": "info"}
         self.proc: subprocess.Popen | None = None
 

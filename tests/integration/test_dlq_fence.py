@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from newsflow.core.dlq import dead_letter_event
 from newsflow.core.envelope import encode

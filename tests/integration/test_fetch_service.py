@@ -21,8 +21,9 @@ from newsflow.core.settings import Settings
 from newsflow.fetch.poller import REQUEST_SCHEMA, request_event
 from tests.fetchsite import FetchSite
 
-from .conftest import REPO, ServiceProcess, free_port, wait_until, _ok
+from .conftest import REPO, ServiceProcess, wait_until, _ok
 from .helpers import es, read_topic
+from .ports import web_port_base
 from newsflow.core.state_index import state_index
 
 pytestmark = pytest.mark.integration
@@ -68,7 +69,7 @@ def fetch_env(test_env, site, tmp_path_factory):
         "NEWSFLOW_INDEX_ALIAS": f"testfetch{run}-articles",
         "NEWSFLOW_FETCH_URL_STATE_RETENTION": "2d",
         "NEWSFLOW_STATE_SWEEP_INTERVAL": "1s",
-        "NEWSFLOW_WEB_PORT_BASE": str(free_port() - 1),
+        "NEWSFLOW_WEB_PORT_BASE": str(web_port_base()),
         "NEWSFLOW_SOURCES": str(sources),
         "NEWSFLOW_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
         "NEWSFLOW_FETCH_HOST_DELAY": "0",

@@ -25,8 +25,9 @@ from newsflow.core.kafka import committed_offsets, end_offsets, group_id
 from newsflow.core.settings import Settings
 from newsflow.core.topics import ensure_topics
 
-from .conftest import REPO, ServiceProcess, free_port, wait_until
+from .conftest import REPO, ServiceProcess, wait_until
 from .helpers import es, read_topic, send_raw
+from .ports import listen_port, web_port_base
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ class TcpProxy:
     dropped, as when Elasticsearch is down."""
 
     def __init__(self, target_port: int):
-        self.target_port, self.port = target_port, free_port()
+        self.target_port, self.port = target_port, listen_port()
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
@@ -104,7 +105,7 @@ def index_stage(stack):
     run = uuid.uuid4().hex[:8]
     real = Settings()
     proxy = TcpProxy(int(real.elasticsearch_url.rsplit(":", 1)[1]))
-    web_base = free_port() - 4  # the index service listens on base + 4
+    web_base = web_port_base()
     env = {
         **os.environ,
         "NEWSFLOW_TOPIC_PREFIX": f"idx{run}.",

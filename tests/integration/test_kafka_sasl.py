@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -27,26 +26,16 @@ from newsflow.core.topics import ensure_topics
 from newsflow.fetch.fetcher import FetchedPage, raw_event
 
 from .conftest import SAMPLES, ServiceProcess, wait_until
+from .ports import listen_port, web_port_base
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 @pytest.fixture(scope="module")
 def broker(stack):
     var = Path(tempfile.mkdtemp(prefix="newsflow-sasl-", dir="/tmp"))
-    port, controller = _free_ports(2)
+    port, controller = listen_port(), listen_port()
     env = {**os.environ, "NEWSFLOW_VAR": str(var), "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(controller),
            "KAFKA_SASL": "1", "KAFKA_HEAP": "256m"}
     try:
@@ -88,7 +77,7 @@ def test_plain_clients_connect_with_the_credentials_and_are_refused_without(sasl
 
 
 def test_a_faust_worker_runs_over_scram(sasl_env, broker, tmp_path):
-    env = {**os.environ, **sasl_env, "NEWSFLOW_VAR": str(tmp_path), "NEWSFLOW_WEB_PORT_BASE": str(_free_ports(1)[0] // 10 * 10 - 10),
+    env = {**os.environ, **sasl_env, "NEWSFLOW_VAR": str(tmp_path), "NEWSFLOW_WEB_PORT_BASE": str(web_port_base()),
            "NEWSFLOW_LOG_LEVEL": "info"}
     settings = Settings()
     url = "http://127.0.0.1/river-cleanup-volunteers.html"

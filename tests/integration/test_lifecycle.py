@@ -25,8 +25,9 @@ from newsflow.core.kafka import committed_offsets, end_offsets, group_id
 from newsflow.core.settings import Settings
 from newsflow.core.topics import ensure_topics
 
-from .conftest import REPO, SAMPLES, Services, _ok, free_port, wait_until
+from .conftest import REPO, SAMPLES, Services, wait_until
 from .helpers import es, indexed, read_topic, send_raw
+from .ports import listen_port, web_port_base
 
 pytestmark = pytest.mark.integration
 
@@ -92,8 +93,8 @@ def pipeline(stack):
         **os.environ,
         "NEWSFLOW_TOPIC_PREFIX": f"lc{run}.",
         "NEWSFLOW_INDEX_ALIAS": f"lc{run}-articles",
-        "NEWSFLOW_WEB_PORT_BASE": str(free_port() - 4),
-        "NEWSFLOW_SEARCH_PORT": str(free_port()),
+        "NEWSFLOW_WEB_PORT_BASE": str(web_port_base()),
+        "NEWSFLOW_SEARCH_PORT": str(listen_port()),
         "NEWSFLOW_VAR": f"/tmp/newsflow-lc{run}",
         "NEWSFLOW_LOG_LEVEL": "info",
         "NEWSFLOW_INDEX_BATCH_SECONDS": "0.3",
@@ -105,13 +106,14 @@ def pipeline(stack):
         "NEWSFLOW_FETCH_REFETCH_CHECK": "0.5",
     }
     settings = Settings().replace(topic_prefix=env["NEWSFLOW_TOPIC_PREFIX"], index_alias=env["NEWSFLOW_INDEX_ALIAS"],
-                                  search_port=int(env["NEWSFLOW_SEARCH_PORT"]))
+                                  search_port=int(env["NEWSFLOW_SEARCH_PORT"]),
+                                  web_port_base=int(env["NEWSFLOW_WEB_PORT_BASE"]))
     asyncio.run(ensure_topics(settings))
     services = Services(env, REPO / ".var" / "logs" / f"test-lc{run}")
     for name in ("fetch", "parse", "enrich", "index", "search"):
         services.start(name)
     try:
-        wait_until(lambda: _ok(f"http://127.0.0.1:{settings.search_port}/health"), 60, "search API")
+        services.wait_ready(settings)
         yield settings
     finally:
         services.stop_all()

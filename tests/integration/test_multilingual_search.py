@@ -15,8 +15,9 @@ import pytest
 from newsflow.core.settings import Settings, get_settings
 from newsflow.enrich.embedding import embed_query
 
-from .conftest import REPO, STAGES, Services, _ok, free_port, wait_until
+from .conftest import REPO, STAGES, Services, wait_until
 from .helpers import environ, indexed, refresh_alias, submit
+from .ports import listen_port, web_port_base
 
 pytestmark = pytest.mark.integration
 
@@ -34,9 +35,8 @@ def e5_pipeline(test_env, sample_site):
     """Its own topics, index alias and ports; every process with the E5 setting."""
     run = uuid.uuid4().hex[:8]
     env = {**test_env, "NEWSFLOW_EMBEDDING_MODEL": E5, "NEWSFLOW_TOPIC_PREFIX": f"teste5{run}.",
-           "NEWSFLOW_INDEX_ALIAS": f"teste5{run}-articles", "NEWSFLOW_SEARCH_PORT": str(free_port()),
-           # the session's pipeline has base + 1..4; this one base + 6..9
-           "NEWSFLOW_WEB_PORT_BASE": str(int(test_env["NEWSFLOW_WEB_PORT_BASE"]) + 5),
+           "NEWSFLOW_INDEX_ALIAS": f"teste5{run}-articles", "NEWSFLOW_SEARCH_PORT": str(listen_port()),
+           "NEWSFLOW_WEB_PORT_BASE": str(web_port_base()),
            # the first articles may meet the model still loading on a loaded machine (20 s of wall
            # time for 2.4 s of CPU seen here at a load of 15): this test is about the model, not the budget
            "NEWSFLOW_ENRICH_TIME_BUDGET": "180"}
@@ -50,7 +50,7 @@ def e5_pipeline(test_env, sample_site):
                 for name in (*STAGES, "search"):
                     svc.start(name)
                 settings = Settings()
-                wait_until(lambda: _ok(f"http://127.0.0.1:{settings.search_port}/health"), 60, "search API")
+                svc.wait_ready(settings, 240)
                 ids = submit([f"{sample_site}/{page}?e5=1" for page in PAGES])
                 docs = {i: wait_until(lambda i=i: indexed(settings, i), 240, f"article {i}") for i in ids}
                 refresh_alias(settings)

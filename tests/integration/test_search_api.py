@@ -7,8 +7,9 @@ import httpx
 import pytest
 from elasticsearch import helpers
 
-from .conftest import REPO, free_port, wait_until, _ok
+from .conftest import REPO, wait_until, _ok
 from .helpers import chromium_page, es, indexed, submit
+from .ports import listen_port
 
 pytestmark = pytest.mark.integration
 
@@ -125,7 +126,7 @@ def test_openapi_documents_the_endpoints(api):
 
 
 def test_api_key_protects_everything_but_health(test_env, api):
-    port = free_port()
+    port = listen_port()
     env = {**test_env, "NEWSFLOW_API_KEY": "s3cret", "NEWSFLOW_SEARCH_PORT": str(port)}
     proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "newsflow"), "serve", "search"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
