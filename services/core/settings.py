@@ -128,6 +128,10 @@ class Settings:
     corenlp_url: str = field(default_factory=lambda: _env("NEWSFLOW_CORENLP_URL", f"http://127.0.0.1:{_env('CORENLP_PORT', '9000')}").rstrip("/"))
     # Articles enriched side by side: one waits for CoreNLP while another runs in Python.
     enrich_concurrency: int = _from_env("NEWSFLOW_ENRICH_CONCURRENCY", "2", int)
+    # The clustering agent settles up to this many articles per Elasticsearch search and write,
+    # waiting at most this long for a batch to fill (the latency it may add per article).
+    enrich_cluster_batch_size: int = _from_env("NEWSFLOW_ENRICH_CLUSTER_BATCH_SIZE", "100", int)
+    enrich_cluster_batch_seconds: float = _from_env("NEWSFLOW_ENRICH_CLUSTER_BATCH_SECONDS", "0.05", float)
     # Wall-clock time all of one article's enrichment components may take together; a
     # component still running then leaves its field empty (see services/enrich/budget.py).
     enrich_time_budget_s: float = _from_env("NEWSFLOW_ENRICH_TIME_BUDGET", "20", float)

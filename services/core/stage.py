@@ -3,7 +3,9 @@
 A stage is described by a `StageSpec`; `handle_message` turns one input message into the
 message to write (the output event, or a dead letter), without touching Kafka, so it is
 tested like any pure function. A batch stage (the index) gives `handle_batch` instead, which
-settles a list of messages at once. `attach_stage` wires either into a faust agent that sends
+settles a list of messages at once; a stage whose work is cheaper per batch of events (the
+clustering agent: one search and one write per batch) gives `handle_events`, and
+`handle_event_batch` decodes, dead-letters and encodes around it as `handle_message` does. `attach_stage` wires either into a faust agent that sends
 the messages, waits for Kafka's acknowledgement, and only then finishes the inputs with the
 commit path (delivery.py), which commits an offset once everything before it is finished.
 Every agent of every service runs through this one shell.
@@ -63,6 +65,10 @@ class StageSpec:
     # order; it returns only once every message is settled. Taken up to `batch_size` at a
     # time, or what came within `batch_seconds`.
     handle_batch: Callable[[list], Awaitable[list["Outgoing | None"]]] | None = None
+    # Valid events -> one result per event, in order: the output event, None (nothing to emit),
+    # or the exception that dead-letters that input. Waited out while a server it needs is
+    # down, as `handle` is; `time_limit_s` is for the whole batch.
+    handle_events: Callable[[list[dict]], Awaitable[list[dict | None | Exception]]] | None = None
     batch_size: int = 1
     batch_seconds: float = 1.0
     _executor: ThreadPoolExecutor = field(init=False, compare=False, repr=False)
@@ -99,26 +105,79 @@ async def handle_message(spec: StageSpec, raw: bytes | None, settings: Settings,
                                                  partition=partition, offset=offset):
         try:
             event = decode(raw, spec.input_schema)
-            result = await _call_until_available(spec, event)
-            if result is None:
-                log.info("event handled, nothing to emit", ms=round((time.perf_counter() - started) * 1000, 1))
-                return None
-            out = Outgoing(settings.topic(spec.output_topic), result["id"].encode(), encode(result, spec.output_schema), spec.output_schema)
-            log.info("event handled", output_topic=out.topic, ms=round((time.perf_counter() - started) * 1000, 1))
-            return out
+            return _output(spec, await _call_until_available(spec, event), settings, started)
         except Exception as exc:  # noqa: BLE001 - every failure of one input is that input's dead letter
-            reason = f"no result within {spec.time_limit_s}s" if isinstance(exc, asyncio.TimeoutError) else None
-            letter = dead_letter_event(
-                stage=spec.name, error=exc, reason=reason, topic=settings.topic(spec.input_topic),
-                original=raw, partition=partition, offset=offset, article_id=article_id, trace_id=trace_id,
-            )
-            expected = isinstance(exc, (InvalidEvent, *spec.expected_errors))
-            level = log.warning if expected else log.error
-            level("event dead-lettered", error=letter["payload"]["error"], reason=letter["payload"]["reason"][:500],
-                  exc_info=not expected)
-            return Outgoing(settings.topic("news.dlq"), letter["id"].encode(), encode(letter, DLQ_SCHEMA), DLQ_SCHEMA)
+            return _dead_letter(spec, exc, raw, settings, partition, offset)
         finally:
             PROCESS_SECONDS.labels(spec.name).observe(time.perf_counter() - started)
+
+
+async def handle_event_batch(spec: StageSpec, messages: list, settings: Settings) -> list[Outgoing | None]:
+    """A batch of input messages -> one message to write (or None) per input, in order, through
+    `spec.handle_events`: each message is decoded on its own (an invalid one is its own dead
+    letter), the valid events go to `handle_events` together, each result is encoded on its own."""
+    started = time.perf_counter()
+    outs: list[Outgoing | None] = [None] * len(messages)
+    valid: list[tuple[int, dict]] = []
+    for i, m in enumerate(messages):
+        try:
+            valid.append((i, decode(m.value, spec.input_schema)))
+        except InvalidEvent as exc:
+            outs[i] = _in_context(spec, m, lambda m=m, exc=exc: _dead_letter(spec, exc, m.value, settings, m.partition, m.offset))
+    if valid:
+        async def call() -> list:
+            return await asyncio.wait_for(spec.handle_events([event for _, event in valid]), spec.time_limit_s)
+
+        try:
+            results = await while_unavailable(call, lambda exc: DEPENDENCY_WAITS.labels(spec.name, exc.dependency).inc())
+        except Exception as exc:  # noqa: BLE001 - the batch failed as a whole: each input is a dead letter
+            results = [exc] * len(valid)
+        for (i, _), result in zip(valid, results, strict=True):
+            m = messages[i]
+
+            def settle_one(m=m, result=result):
+                if isinstance(result, Exception):
+                    return _dead_letter(spec, result, m.value, settings, m.partition, m.offset)
+                try:
+                    return _output(spec, result, settings, started)
+                except Exception as exc:  # noqa: BLE001 - an output that fails its schema dead-letters its input
+                    return _dead_letter(spec, exc, m.value, settings, m.partition, m.offset)
+
+            outs[i] = _in_context(spec, m, settle_one)
+    PROCESS_SECONDS.labels(spec.name).observe(time.perf_counter() - started)
+    return outs
+
+
+def _in_context(spec: StageSpec, message, make: Callable[[], Outgoing | None]) -> Outgoing | None:
+    """`make()` with the message's ids bound to every log line it writes."""
+    article_id, trace_id = ids_of(message.value)
+    with structlog.contextvars.bound_contextvars(article_id=article_id, trace_id=trace_id, stage=spec.name,
+                                                 partition=message.partition, offset=message.offset):
+        return make()
+
+
+def _output(spec: StageSpec, result: dict | None, settings: Settings, started: float) -> Outgoing | None:
+    if result is None:
+        log.info("event handled, nothing to emit", ms=round((time.perf_counter() - started) * 1000, 1))
+        return None
+    out = Outgoing(settings.topic(spec.output_topic), result["id"].encode(), encode(result, spec.output_schema), spec.output_schema)
+    log.info("event handled", output_topic=out.topic, ms=round((time.perf_counter() - started) * 1000, 1))
+    return out
+
+
+def _dead_letter(spec: StageSpec, exc: Exception, raw: bytes | None, settings: Settings,
+                 partition: int | None, offset: int | None) -> Outgoing:
+    article_id, trace_id = ids_of(raw)
+    reason = f"no result within {spec.time_limit_s}s" if isinstance(exc, asyncio.TimeoutError) else None
+    letter = dead_letter_event(
+        stage=spec.name, error=exc, reason=reason, topic=settings.topic(spec.input_topic),
+        original=raw, partition=partition, offset=offset, article_id=article_id, trace_id=trace_id,
+    )
+    expected = isinstance(exc, (InvalidEvent, *spec.expected_errors))
+    level = log.warning if expected else log.error
+    level("event dead-lettered", error=letter["payload"]["error"], reason=letter["payload"]["reason"][:500],
+          exc_info=(type(exc), exc, exc.__traceback__) if not expected else False)
+    return Outgoing(settings.topic("news.dlq"), letter["id"].encode(), encode(letter, DLQ_SCHEMA), DLQ_SCHEMA)
 
 
 async def _call_until_available(spec: StageSpec, event: dict) -> dict | None:
@@ -166,6 +225,8 @@ def attach_stage(app: faust.App, spec: StageSpec, settings: Settings | None = No
         taken = [m for m, _ in tokens]
         if spec.handle_batch is not None:
             outs = await spec.handle_batch(taken)
+        elif spec.handle_events is not None:
+            outs = await handle_event_batch(spec, taken, settings)
         else:
             outs = [await handle_message(spec, m.value, settings, m.partition, m.offset) for m in taken]
         for out in outs:

@@ -11,7 +11,7 @@ Two agents, because the near-duplicate state is keyed differently from the strea
 
 A band key can belong to any article, so one agent settles every article, in order: the
 clustering topic has a single partition, so one worker at a time owns it, and one search
-and one write per article keep it far faster than the enrich() agents feeding it. The worker
+and one write per batch of articles keep it far faster than the enrich() agents feeding it. The worker
 holds none of the claims, so memory and start-up time do not grow with history. Replays (newsflow replay --topic
 news.parsed) write to news.enrich.clustering too, so their articles are clustered the same way.
 """
@@ -38,10 +38,6 @@ log = get_logger("newsflow.enrich.app")
 clusters = EsClusters(settings)
 
 
-async def _settle(event: dict) -> dict:
-    return await clusters.settle(event)
-
-
 @app.timer(max(1.0, settings.state_sweep_interval_s))
 async def sweep_clusters() -> None:
     """Delete the claims older than the look-back window (idempotent: any instance may)."""
@@ -54,7 +50,8 @@ async def sweep_clusters() -> None:
 # The second agent, through the same shell; its own stage name, so its events are counted apart.
 attach_stage(app, StageSpec(
     name=CLUSTERS_AGENT, input_topic=CLUSTERING_TOPIC, input_schema=OUTPUT_SCHEMA,
-    output_topic="news.enriched", output_schema=OUTPUT_SCHEMA, handle=_settle, is_async=True, time_limit_s=30.0,
+    output_topic="news.enriched", output_schema=OUTPUT_SCHEMA, handle_events=clusters.settle_all, time_limit_s=60.0,
+    batch_size=settings.enrich_cluster_batch_size, batch_seconds=settings.enrich_cluster_batch_seconds,
 ), settings, partitions=1)
 
 

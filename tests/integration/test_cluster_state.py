@@ -82,3 +82,36 @@ def test_only_claims_within_the_window_count_and_older_ones_are_swept(state_sett
     assert cluster_of(late_copy) == b["id"]  # a's claims were outside the window
     assert swept == 1                        # a's claim, the only one older than the window
     assert {claim["article"] for claim in left} == {b["id"]}
+
+
+def test_a_batch_settles_as_one_by_one_and_a_failed_write_leaves_no_trace(state_settings):
+    """A copy settled in the same batch as its original joins it (it sees the claims of those
+    before it in the batch); a batch whose claims cannot be written changes nothing, so trying
+    it again decides the same."""
+    a, b, other = story()
+    now = 1.75e9
+
+    async def go():
+        clusters = EsClusters(state_settings)
+        try:
+            await clusters.es()
+            real_bulk = clusters._es.bulk
+
+            async def refused(**kwargs):
+                raise __import__("newsflow.core.outage", fromlist=["x"]).DependencyUnavailable("elasticsearch", "test")
+
+            clusters._es.bulk = refused  # the client of this test's own agent, not the library's
+            with pytest.raises(Exception, match="unavailable"):
+                await clusters.settle_all([timed(_copy(a), now), timed(_copy(b), now + 60)])
+            left_pending = len(clusters.pending)
+            clusters._es.bulk = real_bulk
+            batch = await clusters.settle_all([timed(_copy(a), now), timed(_copy(b), now + 60),
+                                               timed(_copy(other), now + 61)])
+            return left_pending, batch, len(clusters.pending)
+        finally:
+            await clusters.close()
+
+    left_pending, batch, pending = run(go())
+    assert left_pending == 0
+    assert [cluster_of(e) for e in batch] == [a["id"], a["id"], other["id"]]
+    assert pending == 3

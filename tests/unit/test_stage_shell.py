@@ -7,7 +7,7 @@ import orjson
 
 from newsflow.core.envelope import encode, make_event
 from newsflow.core.settings import Settings
-from newsflow.core.stage import StageSpec, handle_message
+from newsflow.core.stage import StageSpec, handle_event_batch, handle_message
 
 SETTINGS = Settings(topic_prefix="t.")
 
@@ -104,3 +104,63 @@ def test_a_server_down_is_waited_out_and_the_input_handled_not_dead_lettered():
 
     out = _run(_spec(flaky_server), encode(_request(), "news.fetch.request/1"))
     assert out.topic == "t.news.raw" and len(calls) == 3
+
+
+# --- a stage over a batch of events (handle_events: the clustering agent) ---
+
+class _Message:
+    def __init__(self, value: bytes, offset: int):
+        self.value, self.partition, self.offset, self.topic = value, 0, offset, "t.news.fetch.requests"
+
+
+def _batch_spec(handle_events, **kw):
+    return StageSpec(name="fetch", input_topic="news.fetch.requests", input_schema="news.fetch.request/1",
+                     output_topic="news.raw", output_schema="news.fetch.request/1", handle_events=handle_events,
+                     batch_size=10, **kw)
+
+
+def _run_batch(spec, values):
+    return asyncio.run(handle_event_batch(spec, [_Message(v, i) for i, v in enumerate(values)], SETTINGS))
+
+
+def _good(n):
+    return encode(make_event("news.fetch.request/1", f"{n:032x}", "b" * 32, {"url": f"https://x.org/{n}"}, "test"),
+                  "news.fetch.request/1")
+
+
+def test_a_batch_gives_one_message_per_input_in_order_and_calls_the_function_once_with_the_valid_events():
+    calls = []
+
+    async def settle_all(events):
+        calls.append([e["id"] for e in events])
+        return [_echo(e) if e["payload"]["url"].endswith("/0") else None if e["payload"]["url"].endswith("/2")
+                else ValueError("cannot settle") for e in events]
+
+    outs = _run_batch(_batch_spec(settle_all), [_good(0), b"not json", _good(2), _good(3)])
+    assert calls == [[f"{0:032x}", f"{2:032x}", f"{3:032x}"]]
+    assert outs[0].topic == "t.news.raw" and outs[0].key == f"{0:032x}".encode()
+    assert outs[1].topic == "t.news.dlq" and orjson.loads(outs[1].value)["payload"]["offset"] == 1
+    assert outs[2] is None
+    letter = orjson.loads(outs[3].value)["payload"]
+    assert outs[3].topic == "t.news.dlq" and letter["error"] == "ValueError" and letter["offset"] == 3
+
+
+def test_a_batch_waits_out_an_unavailable_server_and_dead_letters_every_input_of_a_failed_batch():
+    from newsflow.core.outage import DependencyUnavailable
+
+    attempts = []
+
+    async def flaky(events):
+        attempts.append(len(events))
+        if len(attempts) == 1:
+            raise DependencyUnavailable("elasticsearch", "down")
+        return [_echo(e) for e in events]
+
+    outs = _run_batch(_batch_spec(flaky), [_good(0), _good(1)])
+    assert attempts == [2, 2] and [o.topic for o in outs] == ["t.news.raw", "t.news.raw"]
+
+    async def broken(events):
+        raise RuntimeError("bug")
+
+    outs = _run_batch(_batch_spec(broken), [_good(0), _good(1)])
+    assert [orjson.loads(o.value)["payload"]["error"] for o in outs] == ["RuntimeError", "RuntimeError"]
