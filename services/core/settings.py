@@ -69,6 +69,8 @@ class Settings:
     # periodic refresh (1 s); at most one such refresh per gap. 0: off, the periodic refresh only.
     index_refresh_after_write: bool = _from_env("NEWSFLOW_INDEX_REFRESH_AFTER_WRITE", "1", _flag)
     index_refresh_min_gap_s: float = _from_env("NEWSFLOW_INDEX_REFRESH_MIN_GAP", "0.5", float)
+    # ... stretched to a quarter of the freshest written document's age, up to this (index/refresh.py).
+    index_refresh_max_gap_s: float = _from_env("NEWSFLOW_INDEX_REFRESH_MAX_GAP", "5", float)
     # Longest pause between retries while Elasticsearch is overloaded (429) or unreachable.
     index_max_backoff_s: float = _from_env("NEWSFLOW_INDEX_MAX_BACKOFF", "10", float)
     # The commit path (core/delivery.py) commits finished offsets soon after they finish, and

@@ -24,6 +24,11 @@ log = get_logger("newsflow.state")
 _BUSY = {429, 502, 503, 504}
 # A stage's state request that takes longer than this counts as Elasticsearch unavailable.
 STATE_REQUEST_TIMEOUT_S = 8.0
+# State is read by id (realtime) or by an owner that keeps what it wrote since its own last
+# refresh (cluster_state.py), so Elasticsearch's periodic refresh serves no reader here. At 1 s
+# it cost the clustering state ~2 refreshes a second under a backlog (5.2 s of refresh time per
+# 1,000 articles, a fifth of Elasticsearch's CPU; README, "Performance").
+STATE_REFRESH_INTERVAL = "30s"
 
 
 def state_index(settings: Settings, name: str) -> str:
@@ -71,12 +76,14 @@ async def ensure_state_index(es: AsyncElasticsearch, settings: Settings, index: 
     the rest is kept in _source). One shard: state is small per document and read by id."""
     async with unavailable_as_dependency():
         if await es.indices.exists(index=index):
+            # indices made with the old 1 s interval take the new one
+            await es.indices.put_settings(index=index, settings={"refresh_interval": STATE_REFRESH_INTERVAL})
             return
         await es.options(ignore_status=400).indices.create(
             index=index,
             settings={"number_of_shards": 1, "number_of_replicas": settings.es_replicas,
-                      # set explicitly, so a search-idle shard still refreshes every second
-                      "refresh_interval": "1s"},
+                      # explicit: a search-idle shard would otherwise skip it
+                      "refresh_interval": STATE_REFRESH_INTERVAL},
             mappings={"dynamic": False, "properties": properties},
         )
 

@@ -7,7 +7,7 @@ claims on its lookup keys within the look-back window (a terms query and a range
 clusters.decide() settles them in order, each seeing the claims of those before it in the batch;
 one bulk request indexes their new claims. A search sees what Elasticsearch has refreshed, so the claims written since the last
 refresh this agent made are kept here and added to every answer (`pending`), until a refresh
-makes them visible (at most about once a second, and before the first search, which also
+makes them visible (at most once per REFRESH_AFTER_S, and before the first search, which also
 covers claims of a previous owner of the clustering partition). One agent owns the
 single-partition clustering topic at a time and settles in order, so decisions are the same
 as with one in-memory table, but nothing grows in the worker and a start recovers nothing."""
@@ -32,7 +32,10 @@ PROPERTIES = {
 }
 # A story syndicated widely has many claims on its keys; only the earliest per key matter.
 MAX_CANDIDATES = 2000
-REFRESH_AFTER_S = 1.0
+# How long the agent's own claims may wait for a refresh, kept in `pending` meanwhile (each
+# article's lookup scans them: ~10 s of claims is a few hundred). Every refresh makes a segment
+# Elasticsearch later merges: at 1 s they were a fifth of its CPU under a backlog.
+REFRESH_AFTER_S = 10.0
 
 
 class EsClusters(StateIndex):

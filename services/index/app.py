@@ -47,15 +47,16 @@ _es = None
 _refresher: Refresher | None = None
 
 
-def refresh_soon(es) -> None:
-    """Ask for a refresh of the alias after a write (refresh.py); off with
-    NEWSFLOW_INDEX_REFRESH_AFTER_WRITE=0."""
+def refresh_soon(es, freshest_fetch: float | None = None) -> None:
+    """Ask for a refresh of the alias after a write (refresh.py), sooner the fresher its newest
+    document; off with NEWSFLOW_INDEX_REFRESH_AFTER_WRITE=0."""
     global _refresher
     if not settings.index_refresh_after_write:
         return
     if _refresher is None:
-        _refresher = Refresher(lambda: es.indices.refresh(index=settings.index_alias), settings.index_refresh_min_gap_s)
-    _refresher.request()
+        _refresher = Refresher(lambda: es.indices.refresh(index=settings.index_alias), settings.index_refresh_min_gap_s,
+                               max_gap_s=settings.index_refresh_max_gap_s)
+    _refresher.request(None if freshest_fetch is None else max(0.0, time.time() - freshest_fetch))
 
 
 async def elasticsearch():
@@ -99,7 +100,7 @@ async def index_batch(messages: list) -> list[Outgoing | None]:
     outs = _dead_letters(messages, written, SERVICE)
     result = written.result
     if result.written:
-        refresh_soon(es)
+        refresh_soon(es, written.freshest_fetch)
     EVENTS_OUT.labels(SERVICE).inc(result.written)
     for outcome in ("written", "conflicts", "unchanged"):
         DOCUMENTS.labels(outcome).inc(getattr(result, outcome))

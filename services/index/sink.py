@@ -11,6 +11,7 @@ dead-lettered already).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Callable
 
 from elasticsearch import AsyncElasticsearch
@@ -33,6 +34,7 @@ class Failure:
 class Written:
     result: BatchResult
     failures: list[Failure] = field(default_factory=list)
+    freshest_fetch: float | None = None  # epoch seconds of the latest fetched_at among the valid events
 
 
 def decode_enriched(raw: bytes | None) -> dict:
@@ -59,6 +61,8 @@ async def write_events(es: AsyncElasticsearch, values: list[bytes | None], setti
             continue
         origins.append((position, event))
     result = BatchResult()
+    fetched = [_epoch(event["payload"].get("fetched_at")) for _, event in origins]
+    freshest = max((t for t in fetched if t is not None), default=None)
     if actions:
         result = await write_batch(es, actions, chunk_size=settings.index_batch_size,
                                    max_chunk_bytes=settings.index_batch_bytes,
@@ -67,4 +71,11 @@ async def write_events(es: AsyncElasticsearch, values: list[bytes | None], setti
     for action_position, reason in result.rejected.items():
         position, event = origins[action_position]
         failures.append(Failure(position, "RejectedByElasticsearch", reason, event))
-    return Written(result, sorted(failures, key=lambda f: f.position))
+    return Written(result, sorted(failures, key=lambda f: f.position), freshest)
+
+
+def _epoch(timestamp: str | None) -> float | None:
+    try:
+        return datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

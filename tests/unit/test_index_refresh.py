@@ -58,3 +58,35 @@ def test_a_request_after_a_refresh_gets_its_own_and_failures_do_not_stop_it():
         return refresher.refreshes
 
     assert asyncio.run(go()) == 2
+
+
+def test_the_gap_stretches_with_the_age_of_the_freshest_document():
+    from newsflow.index.refresh import refresh_gap
+
+    assert refresh_gap(None, 0.5, 5.0) == 0.5          # unknown age: the floor
+    assert refresh_gap(0.4, 0.5, 5.0) == 0.5           # a document at a steady pace
+    assert refresh_gap(8.0, 0.5, 5.0) == 2.0           # a quarter of its age
+    assert refresh_gap(3600.0, 0.5, 5.0) == 5.0        # a replay: the ceiling
+
+
+def test_a_fresh_document_cuts_short_the_wait_an_old_one_set():
+    async def go():
+        refreshed_at = []
+        loop = asyncio.get_running_loop()
+
+        async def refresh():
+            refreshed_at.append(loop.time())
+
+        refresher = Refresher(refresh, min_gap_s=0.2, max_gap_s=30.0)
+        refresher.request(age_s=1.0)
+        await _until(lambda: refresher.refreshes == 1)           # the first one at once
+        refresher.request(age_s=3600.0)                          # backlog: would wait 30 s
+        await asyncio.sleep(0.5)
+        assert refresher.refreshes == 1
+        asked = loop.time()
+        refresher.request(age_s=0.3)                             # fresh: the 0.2 s floor, already passed
+        await _until(lambda: refresher.refreshes == 2)
+        await refresher.close()
+        return refreshed_at[1] - asked
+
+    assert asyncio.run(go()) < 5.0
