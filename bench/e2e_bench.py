@@ -355,6 +355,7 @@ def run_services(settings: Settings, env: dict, urls: list[str], site: ArticleSi
                     RssLog(lambda: {n: p.proc.pid for n, p in services.procs.items()}, lambda: len(seen.seen),
                            write_progress) as rss_log:
                 cpu = CpuMeter(pids)
+                es_before = es_index_times(settings)
                 started = time.monotonic()
                 if submit_rate > 0:
                     asyncio.run(submit_paced(settings, urls, submit_rate))
@@ -362,6 +363,7 @@ def run_services(settings: Settings, env: dict, urls: list[str], site: ArticleSi
                     asyncio.run(submit(settings, urls))
                 dead = seen.wait(3600 + (len(urls) / submit_rate if submit_rate > 0 else 0), dead_letters)
                 cpu_ms = cpu.per_article_ms(len(urls))
+                es_ms = es_index_times(settings, since=es_before, per=len(urls))
             memory["samples"] = rss_log.samples
             if heap_every:
                 memory["heap"]["end"] = heap_report(settings, services)
@@ -370,7 +372,7 @@ def run_services(settings: Settings, env: dict, urls: list[str], site: ArticleSi
             result = {"seconds": round(elapsed, 2), "articles_per_s": round(len(seen.seen) / elapsed, 2),
                       "searchable": len(seen.seen), "dead_lettered": sorted(dead),
                       "latency_s": percentiles(latencies), "stage_time": stage_seconds(settings),
-                      "cpu_ms_per_article": cpu_ms, "rss": rss.summary(), "parse_instances": parse_instances,
+                      "cpu_ms_per_article": cpu_ms, "elasticsearch_ms_per_article_by_index": es_ms, "rss": rss.summary(), "parse_instances": parse_instances,
                       "warm_pages": warm_pages, "submit_rate_per_s": submit_rate or None}
             print(json.dumps(result), flush=True)
         if ab:
@@ -382,6 +384,29 @@ def run_services(settings: Settings, env: dict, urls: list[str], site: ArticleSi
         return result
     finally:
         services.stop_all()
+
+
+_ES_TIMES = {"indexing": ("indexing", "index_time_in_millis"), "search": ("search", "query_time_in_millis"),
+             "get": ("get", "time_in_millis"), "refresh": ("refresh", "total_time_in_millis"),
+             "refreshes": ("refresh", "total"), "merge": ("merges", "total_time_in_millis"),
+             "flush": ("flush", "total_time_in_millis")}
+
+
+def es_index_times(settings: Settings, since: dict | None = None, per: int = 1) -> dict:
+    """Elasticsearch's own time per operation in each of the run's indices (the articles and the
+    stages' state), from its index stats: where its CPU per article goes. With `since`, the
+    difference, divided by `per` (milliseconds, and refreshes, per article)."""
+    client = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
+    try:
+        stats = client.indices.stats(index=f"{settings.index_alias}*", metric="indexing,search,get,refresh,merge,flush")
+    finally:
+        client.close()
+    now = {"articles" + name.removeprefix(settings.index_alias): {k: index["total"][a][b] for k, (a, b) in _ES_TIMES.items()}
+           for name, index in stats["indices"].items()}
+    if since is None:
+        return now
+    return {name: {k: round((v - since.get(name, {}).get(k, 0)) / per, 3) for k, v in times.items()}
+            for name, times in sorted(now.items())}
 
 
 def restart_stage(settings: Settings, services: Services, stage: str, overrides: dict[str, str], dead_letters) -> None:
