@@ -4,7 +4,7 @@ every event a stage reads or writes.
 Validation is jsonschema-rs (compiled): every event is validated twice per stage (decode and
 encode), and with the Python `jsonschema` this was the enrich service's largest cost after the
 models, ~23 ms per article, mostly type checks of the embedding's 384 floats (README,
-"Performance")."""
+"Where the services' time goes")."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ STATE_REQUEST_TIMEOUT_S = 8.0
 # State is read by id (realtime) or by an owner that keeps what it wrote since its own last
 # refresh (cluster_state.py), so Elasticsearch's periodic refresh serves no reader here. At 1 s
 # it cost the clustering state ~2 refreshes a second under a backlog (5.2 s of refresh time per
-# 1,000 articles, a fifth of Elasticsearch's CPU; README, "Performance").
+# 1,000 articles, a fifth of Elasticsearch's CPU; README, "Where the services' time goes").
 STATE_REFRESH_INTERVAL = "30s"
 
 

@@ -8,8 +8,8 @@ The gap stretches with the age of the freshest document written (time since its 
 AGE_SHARE of it, up to NEWSFLOW_INDEX_REFRESH_MAX_GAP. A document that waited a minute in a
 backlog (or a replay of last month) gains nothing from a refresh within 0.5 s, and each refresh
 makes a segment that Elasticsearch writes and later merges: under a backlog the refreshes and
-their merges were most of its CPU (README, "Performance"). At a steady pace documents are
-younger than twice the floor, and the floor holds.
+their merges were most of its CPU (README, "Where the services' time goes"). At a steady pace
+documents are younger than twice the floor, and the floor holds.
 
 A refresh that fails is only logged: the periodic refresh makes the documents searchable
 anyway, and the documents are safe (acknowledged) before any refresh is asked for."""
