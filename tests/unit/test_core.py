@@ -98,3 +98,12 @@ def test_the_shared_core_imports_nothing_from_the_stages():
             if isinstance(node, ast.Import):
                 upward += [f"{module.name}: {a.name}" for a in node.names if a.name.startswith("newsflow.") and not a.name.startswith("newsflow.core")]
     assert upward == []
+
+
+def test_timestamps_are_not_format_checked_as_before_the_compiled_validator():
+    """Producers outside the project send datetime.utcnow().isoformat() (no offset); the Python
+    jsonschema never checked formats here (no rfc3339-validator), and jsonschema-rs must not start."""
+    event = _request()
+    event["produced_at"] = "2024-01-01T00:00:00"
+    event["payload"]["requested_at"] = "2024-01-01 00:00:00"
+    assert decode(encode(event, "news.fetch.request/1"), "news.fetch.request/1") == event
