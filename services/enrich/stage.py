@@ -19,7 +19,7 @@ from .budget import Budget
 from .dates import extract_dates
 from .entities import extract_entities
 from .keywords import extract_keywords
-from .language import detect_language
+from ..core.language import detect_language
 from .money import extract_money
 from .topics import classify_topic
 

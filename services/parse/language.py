@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from lxml.html import HtmlElement
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+from ..core.language import classify
 
 # Identification reads this much of the body: enough to be sure, bounded in time.
 SAMPLE_CHARS = 1000
@@ -20,9 +20,11 @@ FALLBACK_CONFIDENCE = 0.5
 _LANGUAGE_CODE = re.compile(r"^([a-zA-Z]{2,3})(?:$|[-_])")
 
 
-def page_language(tree: HtmlElement, text: str, article: dict[str, Any] | None) -> str | None:
+def page_language(tree: HtmlElement, text: str, article: dict[str, Any] | None,
+                  identify: Callable[[str], tuple[str | None, float]] | None = None) -> str | None:
+    """`identify`: another identifier (text -> code, probability), for the benchmark's baseline."""
     declared = declared_language(tree, article)
-    detected, confidence = identify(text)
+    detected, confidence = (identify or identify_text)(text)
     if detected and len(text) >= TRUST_TEXT_FROM_CHARS and confidence >= TRUST_TEXT_CONFIDENCE:
         return detected
     if declared:
@@ -54,15 +56,10 @@ def language_code(value: str | None) -> str | None:
     return match.group(1).lower()
 
 
-def identify(text: str) -> tuple[str | None, float]:
-    """py3langid's best language for the text and its probability."""
+def identify_text(text: str) -> tuple[str | None, float]:
+    """The best language for the text and its probability (fastText, as enrich: core/language.py)."""
     sample = text[:SAMPLE_CHARS]
     if not sample.strip():
         return None, 0.0
-    language, confidence = _identifier().classify(sample)
-    return language_code(language), float(confidence)
-
-
-@lru_cache(maxsize=1)
-def _identifier() -> LanguageIdentifier:
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    language, confidence = classify(sample)
+    return language_code(language), min(float(confidence), 1.0)

@@ -7,7 +7,7 @@ import pytest
 
 from newsflow.core.envelope import make_event
 from newsflow.enrich.entities import UnsupportedLanguage, extract_entities
-from newsflow.enrich.language import detect_language
+from newsflow.core.language import detect_language
 from newsflow.enrich.stage import enrich
 
 from .test_enrich_entities import corenlp_server, names  # noqa: F401 - fixture

