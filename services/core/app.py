@@ -46,7 +46,6 @@ def create_app(service: str, web_port_offset: int, settings: Settings | None = N
         producer_max_request_size=10 * 1024 * 1024,
         producer_acks=-1,
         consumer_max_fetch_size=16 * 1024 * 1024,
-        stream_buffer_maxsize=settings.stream_buffer_events,
         key_serializer="raw",
         value_serializer="raw",
     )

@@ -79,11 +79,6 @@ class Settings:
     # A worker silent this long is taken out of its group and its partitions move on; the
     # heartbeats come from the consumer's own thread, so a busy stage is not silent.
     session_timeout_s: float = _from_env("NEWSFLOW_KAFKA_SESSION_TIMEOUT", "20", float)
-    # Events an agent may have read ahead of its work (faust's stream_buffer_maxsize, 4,096 by
-    # default). Under a backlog the enrich service held ~3,400 parsed articles read ahead, ~100 MB
-    # it gave back only once the backlog was gone (bench/results/e2e-rss-10k-e5-buffer4096.json); a minute
-    # of enrich's work is plenty. Must exceed the largest batch an agent takes (the index's).
-    stream_buffer_events: int = _from_env("NEWSFLOW_STREAM_BUFFER", "1000", int)
     # Frames of allocation traceback tracemalloc keeps for /debug/memory (core/memory.py); 0: off
     # (it slows allocation and takes memory of its own). The heap count per type is always served.
     memory_trace_frames: int = _from_env("NEWSFLOW_MEMORY_TRACE_FRAMES", "0", int)
