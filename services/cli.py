@@ -399,6 +399,10 @@ def cmd_indices(args) -> int:
 def cmd_serve(args) -> int:
     import importlib
 
+    from .core.memory import limit_malloc_arenas
+    from .core.settings import get_settings
+
+    limit_malloc_arenas(get_settings().malloc_arenas)  # before the service starts any thread
     module = importlib.import_module(f"newsflow.{args.service}.{'api' if args.service == 'search' else 'app'}")
     module.main()
     return 0

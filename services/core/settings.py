@@ -82,6 +82,9 @@ class Settings:
     # Frames of allocation traceback tracemalloc keeps for /debug/memory (core/memory.py); 0: off
     # (it slows allocation and takes memory of its own). The heap count per type is always served.
     memory_trace_frames: int = _from_env("NEWSFLOW_MEMORY_TRACE_FRAMES", "0", int)
+    # glibc malloc arenas a service may use (core/memory.py: more let threads' freed memory pile
+    # up apart); 0: glibc's default (8 per core). MALLOC_ARENA_MAX, when set, wins.
+    malloc_arenas: int = _from_env("NEWSFLOW_MALLOC_ARENAS", "2", int)
 
     # --- fetch (services/fetch) ---
     # Networks the fetcher may reach although private/loopback/link-local (comma-separated CIDRs,
