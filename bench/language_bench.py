@@ -73,7 +73,7 @@ def cases(per_language: int) -> list[tuple[str, str, str]]:
     return out
 
 
-def _py3langid():
+def py3langid_classify():
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
@@ -83,7 +83,7 @@ def _py3langid():
 def identifiers() -> dict:
     from newsflow.core import language
 
-    return {"py3langid": _py3langid(), "fastText": language.classify}
+    return {"py3langid": py3langid_classify(), "fastText": language.classify}
 
 
 def detect(classify, text: str) -> str | None:

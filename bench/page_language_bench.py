@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from language_bench import py3langid_classify  # noqa: E402
 from record import run_started, write_result  # noqa: E402
 
 from newsflow.parse.extract import ExtractionError, _markup, extract_article  # noqa: E402
@@ -36,15 +37,14 @@ SETS = [REPO.parent / "shared" / "benchmarks" / name / "html" for name in ("arti
 
 
 def py3langid_identify():
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    """parse's identify_text as it was, on py3langid (language_bench's loading of it)."""
+    classify = py3langid_classify()
 
     def identify(text: str) -> tuple[str | None, float]:
         sample = text[:SAMPLE_CHARS]
         if not sample.strip():
             return None, 0.0
-        language, confidence = identifier.classify(sample)
+        language, confidence = classify(sample)
         return language_code(language), float(confidence)
 
     return identify

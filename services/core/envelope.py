@@ -19,6 +19,14 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def epoch_seconds(timestamp: str | None) -> float | None:
+    """An event's timestamp (ISO 8601, as utc_now writes it) in epoch seconds; None if unparsable."""
+    try:
+        return datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def make_event(schema: str, article_id: str, trace_id: str, payload: dict[str, Any], service: str) -> dict:
     return {
         "schema": schema,

@@ -5,7 +5,8 @@ message to write (the output event, or a dead letter), without touching Kafka, s
 tested like any pure function. A batch stage (the index) gives `handle_batch` instead, which
 settles a list of messages at once; a stage whose work is cheaper per batch of events (the
 clustering agent: one search and one write per batch) gives `handle_events`, and
-`handle_event_batch` decodes, dead-letters and encodes around it as `handle_message` does. `attach_stage` wires either into a faust agent that sends
+`handle_event_batch` decodes, dead-letters and encodes around it as `handle_message` does.
+`attach_stage` wires any of them into a faust agent that sends
 the messages, waits for Kafka's acknowledgement, and only then finishes the inputs with the
 commit path (delivery.py), which commits an offset once everything before it is finished.
 Every agent of every service runs through this one shell.
@@ -123,7 +124,7 @@ async def handle_event_batch(spec: StageSpec, messages: list, settings: Settings
         try:
             valid.append((i, decode(m.value, spec.input_schema)))
         except InvalidEvent as exc:
-            outs[i] = _in_context(spec, m, lambda m=m, exc=exc: _dead_letter(spec, exc, m.value, settings, m.partition, m.offset))
+            outs[i] = _in_context(m, _result_out, spec, exc, m, settings, started)
     if valid:
         async def call() -> list:
             return await asyncio.wait_for(spec.handle_events([event for _, event in valid]), spec.time_limit_s)
@@ -133,29 +134,31 @@ async def handle_event_batch(spec: StageSpec, messages: list, settings: Settings
         except Exception as exc:  # noqa: BLE001 - the batch failed as a whole: each input is a dead letter
             results = [exc] * len(valid)
         for (i, _), result in zip(valid, results, strict=True):
-            m = messages[i]
-
-            def settle_one(m=m, result=result):
-                if isinstance(result, Exception):
-                    return _dead_letter(spec, result, m.value, settings, m.partition, m.offset)
-                try:
-                    return _output(spec, result, settings, started)
-                except Exception as exc:  # noqa: BLE001 - an output that fails its schema dead-letters its input
-                    return _dead_letter(spec, exc, m.value, settings, m.partition, m.offset)
-
-            outs[i] = _in_context(spec, m, settle_one)
+            outs[i] = _in_context(messages[i], _result_out, spec, result, messages[i], settings, started)
     share = (time.perf_counter() - started) / len(messages)  # per event, as handle_message counts
     for _ in messages:
         PROCESS_SECONDS.labels(spec.name).observe(share)
     return outs
 
 
-def _in_context(spec: StageSpec, message, make: Callable[[], Outgoing | None]) -> Outgoing | None:
-    """`make()` with the message's ids bound to every log line it writes."""
+def _in_context(message, make: Callable[..., Outgoing | None], spec: StageSpec, *args) -> Outgoing | None:
+    """`make(spec, *args)` with the message's ids bound to every log line it writes."""
     article_id, trace_id = ids_of(message.value)
     with structlog.contextvars.bound_contextvars(article_id=article_id, trace_id=trace_id, stage=spec.name,
                                                  partition=message.partition, offset=message.offset):
-        return make()
+        return make(spec, *args)
+
+
+def _result_out(spec: StageSpec, result: dict | None | Exception, message, settings: Settings,
+                started: float) -> Outgoing | None:
+    """One result for a message of a batch -> its output, or its input's dead letter (the result
+    is an exception, or the output fails its schema)."""
+    if not isinstance(result, Exception):
+        try:
+            return _output(spec, result, settings, started)
+        except Exception as exc:  # noqa: BLE001 - an output that fails its schema dead-letters its input
+            result = exc
+    return _dead_letter(spec, result, message.value, settings, message.partition, message.offset)
 
 
 def _output(spec: StageSpec, result: dict | None, settings: Settings, started: float) -> Outgoing | None:

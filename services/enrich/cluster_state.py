@@ -99,14 +99,14 @@ class EsClusters(StateIndex):
                 lookups.append((lookup_keys(event), article_time(event)))
             except Exception:  # noqa: BLE001 - settled (as its exception) below
                 lookups.append(([], 0.0))
-        found = await self._searched([(keys, at) for keys, at in lookups if keys])
+        found = iter(await self._searched([(keys, at) for keys, at in lookups if keys]))
         pending_before, since_before = list(self.pending), self._pending_since
         results: list[dict | Exception] = []
         claims = []
         try:
             for event, (keys, at) in zip(events, lookups):
                 try:
-                    hits = found.pop(0) if keys else {}
+                    hits = next(found) if keys else {}
                     # seq: the settling order. Wall-clock nanoseconds, so a worker that takes the
                     # partition over continues the order (clocks of different hosts must agree to
                     # well under the seconds a rebalance takes).

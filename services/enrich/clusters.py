@@ -20,11 +20,12 @@ which matters because the bands are stored and compared across the stream's hist
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import MutableMapping
 
 import numpy as np
 import regex
+
+from ..core.envelope import epoch_seconds
 
 NUM_PERM = 128
 BANDS = 16
@@ -124,10 +125,8 @@ def article_time(enriched: dict) -> float:
     """The article's fetch time in epoch seconds (0.0 when it has none that parses)."""
     payload = enriched.get("payload") or {}
     for value in (payload.get("fetched_at"), enriched.get("produced_at")):
-        try:
-            return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            continue
+        if (seconds := epoch_seconds(value)) is not None:
+            return seconds
     return 0.0
 
 

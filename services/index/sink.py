@@ -11,12 +11,11 @@ dead-lettered already).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Callable
 
 from elasticsearch import AsyncElasticsearch
 
-from ..core.envelope import decode, utc_now
+from ..core.envelope import decode, epoch_seconds, utc_now
 from ..core.settings import Settings
 from .documents import INPUT_SCHEMA, to_action
 from .writer import BatchResult, write_batch
@@ -61,7 +60,7 @@ async def write_events(es: AsyncElasticsearch, values: list[bytes | None], setti
             continue
         origins.append((position, event))
     result = BatchResult()
-    fetched = [_epoch(event["payload"].get("fetched_at")) for _, event in origins]
+    fetched = [epoch_seconds(event["payload"].get("fetched_at")) for _, event in origins]
     freshest = max((t for t in fetched if t is not None), default=None)
     if actions:
         result = await write_batch(es, actions, chunk_size=settings.index_batch_size,
@@ -72,10 +71,3 @@ async def write_events(es: AsyncElasticsearch, values: list[bytes | None], setti
         position, event = origins[action_position]
         failures.append(Failure(position, "RejectedByElasticsearch", reason, event))
     return Written(result, sorted(failures, key=lambda f: f.position), freshest)
-
-
-def _epoch(timestamp: str | None) -> float | None:
-    try:
-        return datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

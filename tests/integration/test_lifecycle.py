@@ -26,7 +26,7 @@ from newsflow.core.settings import Settings
 from newsflow.core.topics import ensure_topics
 
 from .conftest import REPO, SAMPLES, Services, wait_until
-from .helpers import es, indexed, read_topic, send_raw
+from .helpers import es, indexed, read_topic, refresh_alias, send_raw
 from .ports import listen_port, web_port_base
 
 pytestmark = pytest.mark.integration
@@ -140,14 +140,6 @@ def search(settings: Settings, **params) -> dict:
     return response.json()
 
 
-def refresh(settings: Settings) -> None:
-    client = es(settings)
-    try:
-        client.indices.refresh(index=settings.index_alias)
-    finally:
-        client.close()
-
-
 def index_settled(settings: Settings) -> bool:
     async def go():
         topics = [settings.topic("news.enriched"), settings.topic("news.removed")]
@@ -174,7 +166,7 @@ def test_an_article_is_refetched_corrected_and_taken_down(pipeline):
     assert corrected["revisions"] == 2 and corrected["first_seen"] == fetched[0]
     assert corrected["updated_at"] == corrected["fetched_at"] == fetched[1]
     assert site.log[:3] == [(None, 200), ('"v1"', 304), ('"v1"', 200)]  # conditional GETs, a 304 costs nothing
-    refresh(settings)
+    refresh_alias(settings)
     assert [hit["id"] for hit in search(settings, q=CORRECTED)["hits"]] == [article]
     assert search(settings, q=FIRST)["total"] == 0
 
@@ -184,7 +176,7 @@ def test_an_article_is_refetched_corrected_and_taken_down(pipeline):
     removals = [e for e in read_topic(settings, "news.removed") if e.get("id") == article]
     assert [e["payload"]["status"] for e in removals] == [410]
     assert not [e for e in read_topic(settings, "news.dlq") if e.get("id") == article], "a takedown is no dead letter"
-    refresh(settings)
+    refresh_alias(settings)
     assert search(settings, q=CORRECTED)["total"] == 0
     shown = search(settings, q=CORRECTED, include_removed="true")["hits"]
     assert [hit["id"] for hit in shown] == [article] and shown[0]["removed"] is True and shown[0]["revisions"] == 2
@@ -196,6 +188,6 @@ def test_an_article_is_refetched_corrected_and_taken_down(pipeline):
     wait_until(lambda: index_settled(settings), 120, "the index stage to take the replay")
     doc = indexed(settings, article)
     assert doc["removed"] is True and CORRECTED in doc["text"] and doc["revisions"] == 2
-    refresh(settings)
+    refresh_alias(settings)
     assert search(settings, q=CORRECTED)["total"] == 0
     assert site.statuses().count(410) == 1, "once removed, not refetched again"
