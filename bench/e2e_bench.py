@@ -602,6 +602,28 @@ async def delete_topics(settings: Settings) -> list[str]:
         await admin.close()
 
 
+async def _broker_partitions(settings: Settings) -> int:
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(await admin.list_topics())
+        return sum(len(topic.get("partitions", [])) for topic in described)
+    finally:
+        await admin.close()
+
+
+def servers_hold(settings: Settings) -> dict:
+    """What the servers hold besides this run: their upkeep per partition and per shard (checkpoints,
+    metadata, scheduled refreshes) is part of their CPU per article, so a broker full of other runs'
+    topics measures higher than a fresh one."""
+    client = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
+    try:
+        shards = client.cluster.health()["active_shards"]
+    finally:
+        client.close()
+    return {"kafka_partitions": asyncio.run(_broker_partitions(settings)), "elasticsearch_shards": shards}
+
+
 def cleanup(settings: Settings, topics: bool = False) -> None:
     """The run's indices, and with `topics` its topics (the services run's own prefix only)."""
     if topics and settings.topic_prefix.startswith("bench"):
@@ -661,6 +683,8 @@ def main(argv: list[str]) -> int:
               "order": ["services", "baseline"] if args.services_first else ["baseline", "services"]}
     if args.skip_baseline:
         result["order"] = ["services"]
+    result["servers_hold_at_start"] = servers_hold(svc_settings)
+    print(f"the servers hold {result['servers_hold_at_start']}", flush=True)
     memory: dict = {}
     ab = None
     if args.ab_env:

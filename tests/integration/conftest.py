@@ -11,7 +11,6 @@ import socket
 import subprocess
 import threading
 import time
-import uuid
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 
 from newsflow.core.settings import Settings
 
-from .helpers import environ, stage_healthy
+from .helpers import RUN_STEMS, environ, remove_run_data, run_stem, stage_healthy
 from .ports import listen_port, web_port_base
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,13 +40,27 @@ def stack() -> None:
     subprocess.run([str(REPO / "infra" / "corenlp" / "corenlp.sh"), "up"], check=True)  # the enrich stage's NER server
 
 
+@pytest.fixture(scope="session", autouse=True)
+def run_data_removed():
+    """At the session's end, the topics and indices its runs made (helpers.run_stem) are deleted;
+    NEWSFLOW_TEST_KEEP=1 keeps them for a look after a failure."""
+    yield
+    if not RUN_STEMS or os.environ.get("NEWSFLOW_TEST_KEEP") == "1":
+        return
+    try:
+        topics, indices = remove_run_data(Settings(), sorted(RUN_STEMS))
+        print(f"\nremoved this session's {len(topics)} topics and {len(indices)} indices")
+    except Exception as exc:  # noqa: BLE001 - leftovers on a broker, not a failed test
+        print(f"\ncould not remove this session's topics and indices: {type(exc).__name__}: {exc}")
+
+
 @pytest.fixture(scope="session")
 def test_env(stack) -> dict[str, str]:
-    run = uuid.uuid4().hex[:8]
+    stem = run_stem("test")
     env = {
         **os.environ,
-        "NEWSFLOW_TOPIC_PREFIX": f"test{run}.",
-        "NEWSFLOW_INDEX_ALIAS": f"test{run}-articles",
+        "NEWSFLOW_TOPIC_PREFIX": f"{stem}.",
+        "NEWSFLOW_INDEX_ALIAS": f"{stem}-articles",
         "NEWSFLOW_WEB_PORT_BASE": str(web_port_base()),
         "NEWSFLOW_SEARCH_PORT": str(listen_port()),
         "NEWSFLOW_LOG_LEVEL": "info",

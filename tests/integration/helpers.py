@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import uuid
 from contextlib import contextmanager
 
 import httpx
@@ -13,7 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from elasticsearch import Elasticsearch
 
 from newsflow.cli import _submit
-from newsflow.core.kafka import producer
+from newsflow.core.kafka import admin_client, producer
 from newsflow.core.settings import Settings
 from newsflow.stages import WEB_PORT_OFFSETS
 
@@ -25,6 +26,46 @@ def stage_healthy(settings: Settings, stage: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+# The stems of the topic prefixes ("<stem>.news.raw") and index names ("<stem>-articles-v1") this
+# test session made; conftest removes their topics and indices when the session ends, so a
+# developer's long-lived broker does not collect thousands of partitions (each one costs the broker
+# work on every checkpoint and every client metadata on every refresh, whoever uses them).
+RUN_STEMS: set[str] = set()
+
+
+def run_stem(kind: str) -> str:
+    """A fresh stem for one run's topic prefix (stem + ".") and index alias (stem + "-articles")."""
+    stem = f"{kind}{uuid.uuid4().hex[:8]}"
+    RUN_STEMS.add(stem)
+    return stem
+
+
+def remove_run_data(settings: Settings, stems: list[str]) -> tuple[list[str], list[str]]:
+    """Deletes the topics named "<stem>.*" and the indices named "<stem>-*"; -> what was deleted."""
+    async def topics() -> list[str]:
+        admin = admin_client(settings, client_id="newsflow-tests-cleanup")
+        await admin.start()
+        try:
+            ours = sorted(t for t in await admin.list_topics() if any(t.startswith(f"{s}.") for s in stems))
+            if ours:
+                await admin.delete_topics(ours)
+            return ours
+        finally:
+            await admin.close()
+
+    deleted_topics = asyncio.run(asyncio.wait_for(topics(), timeout=60))
+    client = es(settings)
+    try:
+        # Names, not a wildcard: a node may refuse wildcard deletes (action.destructive_requires_name).
+        found = client.indices.get(index=",".join(f"{s}-*" for s in stems), expand_wildcards="all")
+        indices = sorted(found)
+        for start in range(0, len(indices), 50):
+            client.indices.delete(index=",".join(indices[start:start + 50]))
+    finally:
+        client.close()
+    return deleted_topics, indices
 
 
 def submit(urls: list[str]) -> list[str]:

@@ -5,7 +5,6 @@ claim is seen at once by the agent that wrote it (before any refresh), by a rest
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 
@@ -14,14 +13,14 @@ from newsflow.core.state_index import state_index
 from newsflow.enrich.cluster_state import EsClusters
 
 from ..unit.test_bounded_state import DAY, _copy, cluster_of, story, timed
-from .helpers import es
+from .helpers import es, run_stem
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def state_settings(stack):
-    settings = Settings(index_alias=f"teststate{uuid.uuid4().hex[:8]}-articles", near_duplicate_window_s=30 * DAY)
+    settings = Settings(index_alias=f"{run_stem('teststate')}-articles", near_duplicate_window_s=30 * DAY)
     yield settings
     es(settings).options(ignore_status=404).indices.delete(index=state_index(settings, "clusters"))
 

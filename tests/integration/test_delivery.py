@@ -23,6 +23,7 @@ from newsflow.core.kafka import admin_client, committed_offsets, end_offsets
 from newsflow.core.settings import Settings
 
 from .conftest import REPO, wait_until
+from .helpers import run_stem
 from .ports import web_port_base
 
 pytestmark = pytest.mark.integration
@@ -96,7 +97,7 @@ async def send_to(settings: Settings, topic: str, partition: int, values: list[b
 
 @pytest.fixture
 def probe_prefix(stack) -> str:
-    return f"probe{uuid.uuid4().hex[:8]}."
+    return f"{run_stem('probe')}."
 
 
 def topic_ready(settings: Settings, topic: str) -> bool:

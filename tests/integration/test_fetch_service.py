@@ -9,7 +9,6 @@ be restarted without disturbing the pipeline the other tests share."""
 import asyncio
 import subprocess
 import time
-import uuid
 
 import orjson
 import pytest
@@ -22,7 +21,7 @@ from newsflow.fetch.poller import REQUEST_SCHEMA, request_event
 from tests.fetchsite import FetchSite
 
 from .conftest import REPO, ServiceProcess, wait_until, _ok
-from .helpers import es, read_topic
+from .helpers import es, read_topic, run_stem
 from .ports import web_port_base
 from newsflow.core.state_index import state_index
 
@@ -56,7 +55,7 @@ def site():
 
 @pytest.fixture(scope="module")
 def fetch_env(test_env, site, tmp_path_factory):
-    run = uuid.uuid4().hex[:8]
+    stem = run_stem("testfetch")
     sources = tmp_path_factory.mktemp("fetch") / "sources.yaml"
     sources.write_text(f"""sources:
   - {{type: feed, url: "{site.url('/feed.xml')}", interval: 1s, name: test-feed}}
@@ -64,9 +63,9 @@ def fetch_env(test_env, site, tmp_path_factory):
 """)
     return {
         **test_env,
-        "NEWSFLOW_TOPIC_PREFIX": f"testfetch{run}.",
+        "NEWSFLOW_TOPIC_PREFIX": f"{stem}.",
         # its own URL state (an index named after the alias), apart from the shared pipeline's
-        "NEWSFLOW_INDEX_ALIAS": f"testfetch{run}-articles",
+        "NEWSFLOW_INDEX_ALIAS": f"{stem}-articles",
         "NEWSFLOW_FETCH_URL_STATE_RETENTION": "2d",
         "NEWSFLOW_STATE_SWEEP_INTERVAL": "1s",
         "NEWSFLOW_WEB_PORT_BASE": str(web_port_base()),

@@ -16,7 +16,7 @@ from newsflow.index.documents import to_action
 from newsflow.index.writer import write_batch
 from newsflow.search.query import SEARCH_FIELDS
 
-from .helpers import es
+from .helpers import es, run_stem
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ DOCS = {
 
 @pytest.fixture(scope="module")
 def indexed(stack):
-    settings = Settings().replace(index_alias=f"lang{uuid.uuid4().hex[:8]}-articles")
+    settings = Settings().replace(index_alias=f"{run_stem('lang')}-articles")
     ids = {key: uuid.uuid4().hex for key in DOCS}
 
     async def load():

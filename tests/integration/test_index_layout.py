@@ -4,7 +4,6 @@ replicas starting at once, and a newer template left alone by an older replica."
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 
@@ -12,14 +11,14 @@ from newsflow.core.es import es_client
 from newsflow.index.layout import ensure_index, index_template, mapping_version, template_name
 from newsflow.core.settings import Settings
 
-from .helpers import es
+from .helpers import es, run_stem
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def alias_settings(stack):
-    settings = Settings().replace(index_alias=f"layout{uuid.uuid4().hex[:8]}-articles")
+    settings = Settings().replace(index_alias=f"{run_stem('layout')}-articles")
     yield settings
     client = es(settings)
     client.options(ignore_status=404).indices.delete(index=f"{settings.index_alias}-v*")

@@ -26,14 +26,14 @@ from newsflow.core.settings import Settings, get_settings
 from newsflow.index.documents import to_action
 from newsflow.index.writer import write_batch
 
-from .helpers import send_raw
+from .helpers import run_stem, send_raw
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def months(stack, monkeypatch):
-    alias = f"months{uuid.uuid4().hex[:8]}-articles"
+    alias = f"{run_stem('months')}-articles"
     monkeypatch.setenv("NEWSFLOW_INDEX_ALIAS", alias)
     monkeypatch.setenv("NEWSFLOW_INDEX_PARTITIONING", "month")
     settings = Settings()
@@ -165,7 +165,7 @@ class AliasProbe(threading.Thread):
 
 def test_reindex_rebuilds_every_month_from_the_topics_and_swaps_them_at_once(months, monkeypatch, capsys):
     settings, client = months
-    monkeypatch.setenv("NEWSFLOW_TOPIC_PREFIX", f"months{uuid.uuid4().hex[:8]}.")
+    monkeypatch.setenv("NEWSFLOW_TOPIC_PREFIX", f"{run_stem('months')}.")
     settings = Settings()
     get_settings.cache_clear()
     alias, m1, m2 = settings.index_alias, (lambda mo: index_name(alias, 1, mo)), (lambda mo: index_name(alias, 2, mo))

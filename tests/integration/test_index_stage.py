@@ -26,7 +26,7 @@ from newsflow.core.settings import Settings
 from newsflow.core.topics import ensure_topics
 
 from .conftest import REPO, ServiceProcess, wait_until
-from .helpers import es, read_topic, send_raw
+from .helpers import es, read_topic, run_stem, send_raw
 from .ports import listen_port, web_port_base
 
 pytestmark = pytest.mark.integration
@@ -102,14 +102,14 @@ class TcpProxy:
 
 @pytest.fixture(scope="module")
 def index_stage(stack):
-    run = uuid.uuid4().hex[:8]
+    stem = run_stem("idx")
     real = Settings()
     proxy = TcpProxy(int(real.elasticsearch_url.rsplit(":", 1)[1]))
     web_base = web_port_base()
     env = {
         **os.environ,
-        "NEWSFLOW_TOPIC_PREFIX": f"idx{run}.",
-        "NEWSFLOW_INDEX_ALIAS": f"idx{run}-articles",
+        "NEWSFLOW_TOPIC_PREFIX": f"{stem}.",
+        "NEWSFLOW_INDEX_ALIAS": f"{stem}-articles",
         "NEWSFLOW_ELASTICSEARCH": f"http://127.0.0.1:{proxy.port}",
         "NEWSFLOW_WEB_PORT_BASE": str(web_base),
         "NEWSFLOW_INDEX_BATCH_SECONDS": "1.0",
@@ -118,7 +118,7 @@ def index_stage(stack):
     }
     settings = real.replace(topic_prefix=env["NEWSFLOW_TOPIC_PREFIX"], index_alias=env["NEWSFLOW_INDEX_ALIAS"])
     asyncio.run(ensure_topics(settings))
-    log_dir = REPO / ".var" / "logs" / f"test-idx{run}"
+    log_dir = REPO / ".var" / "logs" / f"test-{stem}"
     log_dir.mkdir(parents=True, exist_ok=True)
     worker = ServiceProcess("index", env, log_dir / "index.log")
     worker.start()

@@ -26,7 +26,7 @@ from newsflow.core.settings import Settings
 from newsflow.core.topics import ensure_topics
 
 from .conftest import REPO, SAMPLES, Services, wait_until
-from .helpers import es, indexed, read_topic, refresh_alias, send_raw
+from .helpers import es, indexed, read_topic, refresh_alias, run_stem, send_raw
 from .ports import listen_port, web_port_base
 
 pytestmark = pytest.mark.integration
@@ -88,14 +88,14 @@ class ScriptedSite:
 
 @pytest.fixture(scope="module")
 def pipeline(stack):
-    run = uuid.uuid4().hex[:8]
+    stem = run_stem("lc")
     env = {
         **os.environ,
-        "NEWSFLOW_TOPIC_PREFIX": f"lc{run}.",
-        "NEWSFLOW_INDEX_ALIAS": f"lc{run}-articles",
+        "NEWSFLOW_TOPIC_PREFIX": f"{stem}.",
+        "NEWSFLOW_INDEX_ALIAS": f"{stem}-articles",
         "NEWSFLOW_WEB_PORT_BASE": str(web_port_base()),
         "NEWSFLOW_SEARCH_PORT": str(listen_port()),
-        "NEWSFLOW_VAR": f"/tmp/newsflow-lc{run}",
+        "NEWSFLOW_VAR": f"/tmp/newsflow-{stem}",
         "NEWSFLOW_LOG_LEVEL": "info",
         "NEWSFLOW_INDEX_BATCH_SECONDS": "0.3",
         "NEWSFLOW_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
@@ -109,7 +109,7 @@ def pipeline(stack):
                                   search_port=int(env["NEWSFLOW_SEARCH_PORT"]),
                                   web_port_base=int(env["NEWSFLOW_WEB_PORT_BASE"]))
     asyncio.run(ensure_topics(settings))
-    services = Services(env, REPO / ".var" / "logs" / f"test-lc{run}")
+    services = Services(env, REPO / ".var" / "logs" / f"test-{stem}")
     for name in ("fetch", "parse", "enrich", "index", "search"):
         services.start(name)
     try:

@@ -6,7 +6,6 @@ first."""
 
 from __future__ import annotations
 
-import uuid
 
 import httpx
 import numpy as np
@@ -16,7 +15,7 @@ from newsflow.core.settings import Settings, get_settings
 from newsflow.enrich.embedding import embed_query
 
 from .conftest import REPO, STAGES, Services, wait_until
-from .helpers import environ, indexed, refresh_alias, submit
+from .helpers import environ, indexed, refresh_alias, run_stem, submit
 from .ports import listen_port, web_port_base
 
 pytestmark = pytest.mark.integration
@@ -33,9 +32,9 @@ GERMAN_TITLE = "Stadtfest lockt mit Musik und Kunsthandwerk"
 @pytest.fixture(scope="module")
 def e5_pipeline(test_env, sample_site):
     """Its own topics, index alias and ports; every process with the E5 setting."""
-    run = uuid.uuid4().hex[:8]
-    env = {**test_env, "NEWSFLOW_EMBEDDING_MODEL": E5, "NEWSFLOW_TOPIC_PREFIX": f"teste5{run}.",
-           "NEWSFLOW_INDEX_ALIAS": f"teste5{run}-articles", "NEWSFLOW_SEARCH_PORT": str(listen_port()),
+    stem = run_stem("teste5")
+    env = {**test_env, "NEWSFLOW_EMBEDDING_MODEL": E5, "NEWSFLOW_TOPIC_PREFIX": f"{stem}.",
+           "NEWSFLOW_INDEX_ALIAS": f"{stem}-articles", "NEWSFLOW_SEARCH_PORT": str(listen_port()),
            "NEWSFLOW_WEB_PORT_BASE": str(web_port_base()),
            # the first articles may meet the model still loading on a loaded machine (20 s of wall
            # time for 2.4 s of CPU seen here at a load of 15): this test is about the model, not the budget
@@ -45,7 +44,7 @@ def e5_pipeline(test_env, sample_site):
     try:
         with environ({k: env[k] for k in keys}):  # for submit() and Settings() in this process
             get_settings.cache_clear()  # the CLI's submit reads the settings of this test, and later tests their own
-            svc = Services(env, REPO / ".var" / "logs" / f"test-teste5{run}")
+            svc = Services(env, REPO / ".var" / "logs" / f"test-{stem}")
             try:
                 for name in (*STAGES, "search"):
                     svc.start(name)
