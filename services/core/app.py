@@ -14,7 +14,7 @@ from . import delivery
 from .backoff import backoff_delay
 from .kafka import group_id
 from .logs import configure_logging, get_logger, logging_config
-from .memory import MemoryDebug
+from .memory import MemoryDebug, trim_malloc
 from .security import faust_app_options
 from .settings import Settings, get_settings
 from .topics import ensure_compacted_topic, ensure_topics
@@ -63,6 +63,11 @@ def create_app(service: str, web_port_offset: int, settings: Settings | None = N
     async def debug_memory(web, request):
         """Heap count per type (and tracemalloc's growth when traced); ?baseline=1 marks the start."""
         return web.json(memory.report(take_baseline=request.query.get("baseline") == "1"))
+
+    if settings.malloc_trim_s > 0:
+        @app.timer(settings.malloc_trim_s)
+        async def give_back_free_memory():
+            trim_malloc()
 
     @app.page("/metrics")
     async def metrics(web, request):

@@ -85,6 +85,8 @@ class Settings:
     # glibc malloc arenas a service may use (core/memory.py: more let threads' freed memory pile
     # up apart); 0: glibc's default (8 per core). MALLOC_ARENA_MAX, when set, wins.
     malloc_arenas: int = _from_env("NEWSFLOW_MALLOC_ARENAS", "2", int)
+    # Seconds between handing glibc's free memory back to the system (core/memory.py trim_malloc); 0: never
+    malloc_trim_s: float = _from_env("NEWSFLOW_MALLOC_TRIM_SECONDS", "30", float)
 
     # --- fetch (services/fetch) ---
     # Networks the fetcher may reach although private/loopback/link-local (comma-separated CIDRs,
