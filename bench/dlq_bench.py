@@ -25,7 +25,6 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -36,6 +35,7 @@ from newsflow.core.ids import article_id, new_trace_id  # noqa: E402
 from newsflow.core.settings import Settings  # noqa: E402
 from newsflow.core.topics import ensure_topics  # noqa: E402
 from newsflow.dlq.letters import parse_letter  # noqa: E402
+from tests.integration.helpers import delete_topics  # noqa: E402
 
 NEWSFLOW = str(REPO / ".venv" / "bin" / "newsflow")
 STAGES = (("fetch", "FetchFailed", "news.fetch.requests"), ("parse", "ExtractionError", "news.raw"),
@@ -66,17 +66,6 @@ async def produce(settings: Settings, values: list[bytes]) -> None:
         await asyncio.gather(*futures)
     finally:
         await client.stop()
-
-
-async def delete_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        ours = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
-        if ours:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()
 
 
 def timed_cli(env: dict, *args: str) -> tuple[float, str]:
@@ -128,7 +117,7 @@ def main() -> None:
         redrive_s, redrive_out = timed_cli(env, "dlq", "redrive", "--all", "--quiet")
         again_s, again_out = timed_cli(env, "dlq", "redrive", "--all", "--quiet")
     finally:
-        asyncio.run(delete_topics(settings))
+        delete_topics(settings, [settings.topic_prefix])
 
     result = {
         "command": " ".join(["python bench/dlq_bench.py", *sys.argv[1:]]),

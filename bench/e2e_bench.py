@@ -84,7 +84,7 @@ from newsflow.index.documents import to_action  # noqa: E402
 from newsflow.index.writer import write_batch  # noqa: E402
 from newsflow.parse.stage import parse  # noqa: E402
 from tests.articlesite import ArticleSite  # noqa: E402
-from tests.integration.helpers import read_topic, stage_healthy  # noqa: E402
+from tests.integration.helpers import delete_topics, read_topic, stage_healthy  # noqa: E402
 from tests.integration.conftest import STAGES, ServiceProcess, Services, wait_until  # noqa: E402
 from tests.integration.ports import web_port_base  # noqa: E402
 
@@ -588,20 +588,6 @@ def run_baseline(settings: Settings, urls: list[str], site: ArticleSite, warm_pa
             "warm_pages": warm_pages}
 
 
-async def delete_topics(settings: Settings) -> list[str]:
-    """The run's own topics (its prefix), so that the shared broker does not keep them: every
-    client of the broker holds the metadata of all its partitions."""
-    admin = admin_client(settings)
-    await admin.start()
-    try:
-        ours = [t for t in await admin.list_topics() if settings.topic_prefix and t.startswith(settings.topic_prefix)]
-        if ours:
-            await admin.delete_topics(ours)
-        return ours
-    finally:
-        await admin.close()
-
-
 async def _broker_partitions(settings: Settings) -> int:
     admin = admin_client(settings)
     await admin.start()
@@ -628,7 +614,9 @@ def cleanup(settings: Settings, topics: bool = False) -> None:
     """The run's indices, and with `topics` its topics (the services run's own prefix only)."""
     if topics and settings.topic_prefix.startswith("bench"):
         try:
-            asyncio.run(delete_topics(settings))
+            # so that the shared broker does not keep them: every client of the broker holds the
+            # metadata of all its partitions
+            delete_topics(settings, [settings.topic_prefix])
         except Exception as exc:  # noqa: BLE001 - leftovers, not a failed run
             print(f"could not delete the run's topics: {exc}", flush=True)
     client = Elasticsearch(settings.elasticsearch_url, request_timeout=30)

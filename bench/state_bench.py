@@ -56,7 +56,7 @@ from elasticsearch import Elasticsearch, helpers  # noqa: E402
 from newsflow.core.envelope import encode, make_event  # noqa: E402
 from newsflow.core.es import es_client  # noqa: E402
 from newsflow.core.ids import article_id  # noqa: E402
-from newsflow.core.kafka import admin_client, producer  # noqa: E402
+from newsflow.core.kafka import producer  # noqa: E402
 from newsflow.core.logs import configure_logging  # noqa: E402
 from newsflow.core.settings import Settings  # noqa: E402
 from newsflow.core.state_index import ensure_state_index, state_index  # noqa: E402
@@ -66,7 +66,7 @@ from newsflow.enrich.cluster_state import PROPERTIES as CLAIM_PROPERTIES  # noqa
 from newsflow.fetch.poller import REQUEST_SCHEMA, request_event  # noqa: E402
 from newsflow.fetch.refetch import parse_schedule  # noqa: E402
 from newsflow.fetch.url_state import PROPERTIES as URL_PROPERTIES, state_document  # noqa: E402
-from tests.integration.helpers import read_topic  # noqa: E402
+from tests.integration.helpers import delete_topics, read_topic  # noqa: E402
 from tests.integration.ports import web_port_base  # noqa: E402
 
 RUN = uuid.uuid4().hex[:8]
@@ -351,20 +351,6 @@ def baseline_round(service: str, base: Path, settings: Settings, env: dict, prob
     return {"health_s": round(health, 2), "ready_s": round(ready_s, 2), "rss_mb": rss, "peak_rss_mb": peak}
 
 
-def delete_topics(settings: Settings) -> list[str]:
-    async def go():
-        admin = admin_client(settings)
-        await admin.start()
-        try:
-            mine = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
-            if mine:
-                await admin.delete_topics(mine)
-            return mine
-        finally:
-            await admin.close()
-    return asyncio.run(go())
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--urls", default="100000,1000000")
@@ -467,9 +453,9 @@ def main(argv: list[str]) -> int:
                     key: (round(large[key] / small[key], 3) if large[key] and small[key] else None) for key in ("ready_s", "rss_mb")}
     finally:
         es.options(ignore_status=404).indices.delete(index=f"{url_index},{claim_index}")
-        result["topics_deleted"] = len(delete_topics(settings))
+        result["topics_deleted"] = len(delete_topics(settings, [settings.topic_prefix]))
         if base_settings is not None:
-            result["topics_deleted"] += len(delete_topics(base_settings))
+            result["topics_deleted"] += len(delete_topics(base_settings, [base_settings.topic_prefix]))
         es.close()
     written = write_result(args.out, result, started=started)
     print({k: v for k, v in written.items() if k.endswith("over_small")})

@@ -15,8 +15,22 @@ import gc
 import os
 import tracemalloc
 from collections import Counter
+from functools import lru_cache
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h), what MALLOC_ARENA_MAX sets
+
+
+@lru_cache(maxsize=1)
+def _glibc() -> ctypes.CDLL | None:
+    """The C library, loaded once (find_library runs ldconfig in a subprocess); None when it is not
+    glibc (no mallopt or malloc_trim)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt.argtypes, libc.mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = (ctypes.c_size_t,), ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 def limit_malloc_arenas(arenas: int) -> bool:
@@ -27,26 +41,19 @@ def limit_malloc_arenas(arenas: int) -> bool:
     service's worker threads (embedding, entities, keywords) grew its RSS by ~140 MB that way,
     with its Python heap flat; with 2 arenas by ~10 MB (README, "Memory over 10,000 articles").
     False (nothing done) off glibc, for 0, or when MALLOC_ARENA_MAX is set already."""
-    if arenas <= 0 or os.environ.get("MALLOC_ARENA_MAX"):
+    if arenas <= 0 or os.environ.get("MALLOC_ARENA_MAX") or (libc := _glibc()) is None:
         return False
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return mallopt(M_ARENA_MAX, arenas) == 1
+    return libc.mallopt(M_ARENA_MAX, arenas) == 1
 
 
 def trim_malloc() -> bool:
     """Give glibc's free memory back to the system (malloc_trim(0)), from the middle of its heaps
     too. glibc returns only a heap's free top on its own, so a backlog's peak (events read ahead,
     each a parsed article) stayed resident after the events were gone. False off glibc."""
-    try:
-        malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
+    libc = _glibc()
+    if libc is None:
         return False
-    malloc_trim.argtypes, malloc_trim.restype = (ctypes.c_size_t,), ctypes.c_int
-    malloc_trim(0)
+    libc.malloc_trim(0)
     return True
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..core.envelope import make_event
 from ..core.ids import article_id, normalise_url
+from ..core.language import detect_language
 from ..core.settings import get_settings
 from ..core.stage import StageSpec
 from . import CLUSTERING_TOPIC, clusters, corenlp
@@ -19,7 +20,6 @@ from .budget import Budget
 from .dates import extract_dates
 from .entities import extract_entities
 from .keywords import extract_keywords
-from ..core.language import detect_language
 from .money import extract_money
 from .topics import classify_topic
 

@@ -42,20 +42,28 @@ def run_stem(kind: str) -> str:
     return stem
 
 
-def remove_run_data(settings: Settings, stems: list[str]) -> tuple[list[str], list[str]]:
-    """Deletes the topics named "<stem>.*" and the indices named "<stem>-*"; -> what was deleted."""
-    async def topics() -> list[str]:
+def delete_topics(settings: Settings, prefixes: list[str]) -> list[str]:
+    """Deletes the topics whose names start with one of `prefixes` (an empty prefix matches
+    nothing); -> the names deleted. Tests and benches use it for their runs' own topics."""
+    prefixes = [p for p in prefixes if p]
+
+    async def go() -> list[str]:
         admin = admin_client(settings, client_id="newsflow-tests-cleanup")
         await admin.start()
         try:
-            ours = sorted(t for t in await admin.list_topics() if any(t.startswith(f"{s}.") for s in stems))
+            ours = sorted(t for t in await admin.list_topics() if t.startswith(tuple(prefixes)))
             if ours:
                 await admin.delete_topics(ours)
             return ours
         finally:
             await admin.close()
 
-    deleted_topics = asyncio.run(asyncio.wait_for(topics(), timeout=60))
+    return asyncio.run(asyncio.wait_for(go(), timeout=60)) if prefixes else []
+
+
+def remove_run_data(settings: Settings, stems: list[str]) -> tuple[list[str], list[str]]:
+    """Deletes the topics named "<stem>.*" and the indices named "<stem>-*"; -> what was deleted."""
+    deleted_topics = delete_topics(settings, [f"{s}." for s in stems])
     client = es(settings)
     try:
         # Names, not a wildcard: a node may refuse wildcard deletes (action.destructive_requires_name).
